@@ -1,0 +1,18 @@
+from django.contrib import admin
+
+from apps.credentials.models import Credential
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    # The encrypted secret and its key id are never displayed or editable here.
+    list_display = ("name", "provider", "project", "auth_type", "is_configured", "updated_at")
+    list_filter = ("provider", "auth_type", "is_configured")
+    search_fields = ("name", "provider", "project__name")
+    list_select_related = ("project",)
+    fields = ("project", "provider", "name", "auth_type", "is_configured", "created_at", "updated_at")
+    readonly_fields = ("project", "provider", "auth_type", "is_configured", "created_at", "updated_at")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        # A credential without its secret is useless; they are stored through the API.
+        return False

@@ -1,0 +1,37 @@
+"""The membership check every `/api/projects/{projectId}/...` view stands on."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from apps.projects.models import Project, ProjectMember, Role
+from apps.projects.selectors import membership_get
+from discobot.errors import PermissionDeniedError
+
+ROLE_REQUIRED_MESSAGES = {
+    Role.ADMIN: "Admin access required",
+    Role.OWNER: "Owner access required",
+}
+
+
+class ProjectScopedView(APIView):
+    """Resolves the caller's membership before the handler runs.
+
+    A project the caller is not a member of answers 404, so its existence is not confirmed;
+    a member without the role a method needs (`required_roles`) gets 403.
+    """
+
+    required_roles: ClassVar[dict[str, Role]] = {}
+    project: Project
+    membership: ProjectMember
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.membership = membership_get(user=request.user, project_id=kwargs["project_id"])
+        self.project = self.membership.project
+        required = self.required_roles.get(request.method or "")
+        if required is not None and not self.membership.has_role(required):
+            raise PermissionDeniedError(ROLE_REQUIRED_MESSAGES[required])

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.projects.models import Project, ProjectInvitation, ProjectMember, Role
+from apps.projects.services import INVITABLE_ROLES
+from discobot.api.serializers import StrictSerializer
+
+
+class ProjectInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+
+
+class ProjectOutputSerializer(serializers.ModelSerializer):
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = Project
+        fields = ("id", "name", "slug", "createdAt", "updatedAt")
+
+
+class MemberOutputSerializer(serializers.ModelSerializer):
+    projectId = serializers.CharField(source="project_id")
+    userId = serializers.UUIDField(source="user_id")
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.name")
+    avatarUrl = serializers.SerializerMethodField()
+    invitedAt = serializers.DateTimeField(source="invited_at", allow_null=True)
+    acceptedAt = serializers.DateTimeField(source="accepted_at", allow_null=True)
+
+    class Meta:
+        model = ProjectMember
+        fields = (
+            "id",
+            "projectId",
+            "userId",
+            "role",
+            "email",
+            "name",
+            "avatarUrl",
+            "invitedAt",
+            "acceptedAt",
+        )
+
+    def get_avatarUrl(self, member: ProjectMember) -> str | None:
+        return member.user.avatar_url or None
+
+
+class InvitationInputSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=[role.value for role in INVITABLE_ROLES], default=Role.MEMBER)
+
+
+class InvitationOutputSerializer(serializers.ModelSerializer):
+    """Carries the plain token: it exists only in this one answer."""
+
+    projectId = serializers.CharField(source="project_id")
+    token = serializers.SerializerMethodField()
+    expiresAt = serializers.DateTimeField(source="expires_at")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = ProjectInvitation
+        fields = ("id", "projectId", "email", "role", "token", "expiresAt", "createdAt")
+
+    def get_token(self, invitation: ProjectInvitation) -> str:
+        return self.context["token"]

@@ -1,0 +1,29 @@
+from django.urls import path
+
+from apps.projects.api import views
+
+
+urlpatterns = [
+    path("projects", views.ProjectListView.as_view(), name="project-list"),
+    path("projects/<project_id:project_id>", views.ProjectDetailView.as_view(), name="project-detail"),
+    path(
+        "projects/<project_id:project_id>/members",
+        views.MemberListView.as_view(),
+        name="member-list",
+    ),
+    path(
+        "projects/<project_id:project_id>/members/<uuid:user_id>",
+        views.MemberDetailView.as_view(),
+        name="member-detail",
+    ),
+    path(
+        "projects/<project_id:project_id>/invitations",
+        views.InvitationCreateView.as_view(),
+        name="invitation-create",
+    ),
+    path(
+        "projects/<project_id:project_id>/invitations/<str:token>/accept",
+        views.InvitationAcceptView.as_view(),
+        name="invitation-accept",
+    ),
+]

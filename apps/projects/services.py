@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.projects.models import (
+    LOCAL_PROJECT_ID,
+    Project,
+    ProjectInvitation,
+    ProjectMember,
+    Role,
+)
+from discobot.errors import (
+    ApplicationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+INVITATION_LIFETIME = timedelta(days=7)
+SLUG_BASE_MAX_LENGTH = 200
+INVITABLE_ROLES = (Role.ADMIN, Role.MEMBER)
+
+
+def project_slug(name: str) -> str:
+    """Contract §2: lowercase, runs of other characters become `-`, then 8 random hex digits."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:SLUG_BASE_MAX_LENGTH].strip("-")
+    return f"{base or 'project'}-{secrets.token_hex(4)}"
+
+
+def invitation_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def project_create(*, user: User, name: str) -> Project:
+    project = Project.objects.create(name=name, slug=project_slug(name))
+    ProjectMember.objects.create(
+        project=project, user=user, role=Role.OWNER, accepted_at=timezone.now()
+    )
+    return project
+
+
+def project_update(*, project: Project, name: str) -> Project:
+    project.name = name
+    project.save(update_fields=["name", "updated_at"])
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project) -> None:
+    """Deletes the project and everything under it (workspaces, sessions, agents, ...) at once."""
+    if project.id == LOCAL_PROJECT_ID:
+        raise ApplicationError("The local project cannot be deleted")
+    project.delete()
+
+
+def member_remove(*, actor: ProjectMember, user_id: uuid.UUID) -> None:
+    """Admins remove members; anyone but the owner may also leave on their own."""
+    if actor.user_id != user_id and not actor.has_role(Role.ADMIN):
+        raise PermissionDeniedError("Admin access required")
+    member = ProjectMember.objects.filter(project_id=actor.project_id, user_id=user_id).first()
+    if member is None:
+        raise NotFoundError("Member not found")
+    if member.role == Role.OWNER:
+        raise PermissionDeniedError("Cannot remove project owner")
+    member.delete()
+
+
+@transaction.atomic
+def invitation_create(
+    *, project: Project, invited_by: User, email: str, role: str = Role.MEMBER
+) -> tuple[ProjectInvitation, str]:
+    """Invites an email address; returns the invitation and its token, which is never stored.
+
+    Inviting the same address again replaces the earlier invitation (and its token).
+    """
+    if role not in INVITABLE_ROLES:
+        raise ApplicationError("Role must be admin or member")
+    email = email.strip().lower()
+    if project.memberships.filter(user__email__iexact=email).exists():
+        raise ConflictError("User is already a member of this project")
+    token = secrets.token_hex(32)
+    invitation, _ = ProjectInvitation.objects.update_or_create(
+        project=project,
+        email=email,
+        defaults={
+            "role": role,
+            "invited_by": invited_by,
+            "token_hash": invitation_token_hash(token),
+            "expires_at": timezone.now() + INVITATION_LIFETIME,
+        },
+    )
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_accept(*, project_id: str, token: str, user: User) -> ProjectMember:
+    """Makes the invited user a member; an invitation works once, before it expires."""
+    invitation = (
+        ProjectInvitation.objects.select_for_update()
+        .filter(project_id=project_id, token_hash=invitation_token_hash(token))
+        .first()
+    )
+    if invitation is None:
+        raise ApplicationError("Invitation not found")
+    if invitation.expires_at <= timezone.now():
+        raise ApplicationError("Invitation has expired")
+    if invitation.email.lower() != user.email.lower():
+        raise PermissionDeniedError("This invitation was sent to a different email address")
+    member, _ = ProjectMember.objects.get_or_create(
+        project_id=project_id,
+        user=user,
+        defaults={
+            "role": invitation.role,
+            "invited_by": invitation.invited_by,
+            "invited_at": invitation.created_at,
+            "accepted_at": timezone.now(),
+        },
+    )
+    invitation.delete()
+    return member

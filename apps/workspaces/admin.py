@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from apps.workspaces.models import Session, Workspace
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "project", "source_type", "status", "provider", "created_at")
+    list_filter = ("status", "source_type", "provider")
+    search_fields = ("path", "display_name", "project__name", "id")
+    list_select_related = ("project",)
+    readonly_fields = ("id", "created_at", "updated_at")
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ("id", "__str__", "project", "workspace", "status", "commit_status", "updated_at")
+    list_filter = ("status", "commit_status")
+    search_fields = ("id", "name", "display_name", "project__name")
+    list_select_related = ("project", "workspace")
+    raw_id_fields = ("workspace", "agent")
+    readonly_fields = ("created_at", "updated_at")

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+
+class ProjectIdConverter:
+    """A project id in a path: a UUID, or `local` for the anonymous-mode project."""
+
+    regex = "local|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def to_python(self, value: str) -> str:
+        return value.lower()
+
+    def to_url(self, value: str) -> str:
+        return value

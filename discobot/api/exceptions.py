@@ -1,0 +1,58 @@
+"""The single error envelope: every API error becomes `{"error": "<message>"}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from discobot.errors import ApplicationError
+
+# Codes whose messages StrictSerializer already words as a sentence naming the field.
+SELF_DESCRIBING_CODES = {"required", "null", "blank", "unknown_field"}
+
+
+def first_error_message(detail: Any, path: str = "") -> str:
+    """The first leaf message of a ValidationError detail, prefixed by the field path."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            field = path if key == "non_field_errors" else (f"{path}.{key}" if path else str(key))
+            return first_error_message(value, field)
+        return "Invalid request"
+    if isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                return first_error_message(value, f"{path}[{index}]" if path else str(index))
+            return first_error_message(value, path)
+        return "Invalid request"
+    message = str(detail)
+    if not path or getattr(detail, "code", None) in SELF_DESCRIBING_CODES:
+        return message
+    return f"{path}: {message}"
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response({"error": exc.message, **exc.extra}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"error": first_error_message(exc.detail), "details": exc.detail}
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = {"error": "Invalid request body: malformed JSON"}
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response.data = {"error": str(exc.detail) if exc.detail else "Not authenticated"}
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    else:
+        response.data = {"error": str(exc.detail)}
+    return response

@@ -1,0 +1,48 @@
+"""Serializer bases for request bodies: camelCase names are declared on the fields themselves."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+
+def field_label(name: str) -> str:
+    """`agentType` -> `Agent type`, the wording of the contract's `"Agent type is required"`."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+    return words[:1].upper() + words[1:]
+
+
+class StrictSerializer(serializers.Serializer):
+    """A request body: unknown fields are refused and missing ones get the contract's wording."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            missing = f"{field_label(name)} is required"
+            field.error_messages.update({"required": missing, "null": missing})
+            if isinstance(field, serializers.CharField):
+                field.error_messages["blank"] = missing
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        name: [serializers.ErrorDetail(f"Unknown field: {name}", code="unknown_field")]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx/5xx answer."""
+
+    error = serializers.CharField()
+
+
+class SuccessSerializer(serializers.Serializer):
+    success = serializers.BooleanField()

@@ -1,0 +1,26 @@
+"""Domain errors raised by services and selectors; the API renders them as `{"error": ...}`."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """A rule of the product was broken by the caller's request."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, extra: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class NotFoundError(ApplicationError):
+    status_code = 404
+
+
+class PermissionDeniedError(ApplicationError):
+    status_code = 403
+
+
+class ConflictError(ApplicationError):
+    status_code = 409

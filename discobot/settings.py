@@ -1,0 +1,260 @@
+"""Discobot settings: every value comes from the environment (django-environ), grouped by concern.
+
+Defaults run a single-user server with nothing installed (SQLite, in-memory channel layer,
+anonymous mode). Production swaps parts in through environment variables alone; see README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """Read a secret from NAME, or from the file named by NAME_FILE (Docker/K8s secrets)."""
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        return Path(file_path).read_text().strip()
+    return env.str(name, default=default)
+
+
+def fail_configuration(message: str) -> None:
+    """Stop at start-up with one clear line instead of a traceback."""
+    raise SystemExit(f"discobot: configuration error: {message}")
+
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+PORT = env.int("PORT", default=3001)
+AUTH_ENABLED = env.bool("AUTH_ENABLED", default=False)
+
+_xdg_data_home = Path(env.str("XDG_DATA_HOME", default=str(Path.home() / ".local" / "share")))
+DATA_DIR = Path(env.str("DATA_DIR", default=str(_xdg_data_home / "discobot"))).expanduser()
+WORKSPACE_DIR = Path(env.str("WORKSPACE_DIR", default=str(DATA_DIR / "workspaces"))).expanduser()
+
+# Only for development: anonymous mode is single-user and local, so a fixed key is harmless there.
+DEV_SESSION_SECRET = "discobot-dev-session-secret-not-for-production"  # noqa: S105
+DEV_ENCRYPTION_KEY = "0123456789abcdef" * 4
+MIN_SESSION_SECRET_LENGTH = 32
+
+SESSION_SECRET = env_secret("SESSION_SECRET")
+ENCRYPTION_KEY = env_secret("ENCRYPTION_KEY")
+
+if AUTH_ENABLED:
+    if len(SESSION_SECRET) < MIN_SESSION_SECRET_LENGTH or SESSION_SECRET == DEV_SESSION_SECRET:
+        fail_configuration(
+            f"SESSION_SECRET must be set to a random value of at least "
+            f"{MIN_SESSION_SECRET_LENGTH} characters when AUTH_ENABLED=true"
+        )
+    try:
+        _key_ok = len(bytes.fromhex(ENCRYPTION_KEY)) == 32 and ENCRYPTION_KEY != DEV_ENCRYPTION_KEY
+    except ValueError:
+        _key_ok = False
+    if not _key_ok:
+        fail_configuration(
+            "ENCRYPTION_KEY must be set to 64 hexadecimal characters (32 random bytes) "
+            "when AUTH_ENABLED=true"
+        )
+
+SECRET_KEY = SESSION_SECRET or DEV_SESSION_SECRET
+ENCRYPTION_KEY = ENCRYPTION_KEY or DEV_ENCRYPTION_KEY
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+# --- Applications -----------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "apps.accounts",
+    "apps.projects",
+    "apps.workspaces",
+    "apps.agents",
+    "apps.credentials",
+    "apps.gitops",
+    "apps.terminal",
+    "apps.chat",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "discobot.urls"
+ASGI_APPLICATION = "discobot.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+
+def database_config() -> dict:
+    """DATABASE_URL (django-environ URL forms) or the contract's DATABASE_DSN forms.
+
+    DATABASE_DSN accepts `sqlite3://PATH`, `sqlite://PATH`, a bare `*.db`/`*.sqlite` path, and
+    `postgres://`/`postgresql://` URLs, as the original server did.
+    """
+    url = env.str("DATABASE_URL", default="")
+    if not url:
+        dsn = env.str("DATABASE_DSN", default="")
+        if dsn.startswith(("sqlite3://", "sqlite://")):
+            url = "sqlite:///" + dsn.split("://", 1)[1]
+        elif dsn and "://" not in dsn and dsn.endswith((".db", ".sqlite", ".sqlite3")):
+            url = "sqlite:///" + str(Path(dsn).expanduser().resolve())
+        else:
+            url = dsn
+    if not url:
+        url = "sqlite:///" + str(DATA_DIR / "discobot.db")
+    if urlsplit(url).scheme not in environ.Env.DB_SCHEMES:
+        fail_configuration("DATABASE_URL must be a sqlite:// or postgres:// URL")
+    config = environ.Env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL and IMMEDIATE transactions let the server and the job worker share one file
+        # without "database is locked" errors on concurrent writes.
+        config.setdefault("OPTIONS", {}).update(
+            {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            }
+        )
+        if config["NAME"] != ":memory:":
+            Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    return config
+
+
+DATABASES = {"default": database_config()}
+
+# --- Channels ---------------------------------------------------------------------------------
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- HTTP: CORS, CSRF, cookies ----------------------------------------------------------------
+
+CORS_ORIGINS = env.list(
+    "CORS_ORIGINS",
+    default=["http://*.localhost:3001", "http://localhost:3000", "http://*.localhost:3000"],
+)
+
+
+def origin_pattern(origin: str) -> str:
+    """`http://*.localhost:3000` -> a regex matching any subdomain, as the contract's CORS list."""
+    scheme, _, host = origin.partition("://")
+    host_pattern = r"[^.]+\." if host.startswith("*.") else ""
+    host = re.escape(host.removeprefix("*."))
+    return rf"^{scheme}://{host_pattern}{host}$"
+
+
+CORS_ALLOWED_ORIGIN_REGEXES = [origin_pattern(origin) for origin in CORS_ORIGINS]
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-csrf-token", "x-csrftoken"]
+CORS_PREFLIGHT_MAX_AGE = 300
+# Django accepts the same `scheme://*.host` wildcard form for trusted origins.
+CSRF_TRUSTED_ORIGINS = CORS_ORIGINS
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Static files -----------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Served from the finders so `make run` needs no collectstatic step; the files are few.
+WHITENOISE_USE_FINDERS = True
+
+# --- Internationalisation ---------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- REST API ---------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.AnonymousModeAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "discobot.api.exceptions.exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Discobot API",
+    "DESCRIPTION": "Projects, workspaces, sessions, agents and credentials of a Discobot server.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Logging ----------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from discobot import views
+from discobot.api.converters import ProjectIdConverter
+
+register_converter(ProjectIdConverter, "project_id")
+
+api_patterns = [
+    path("status", views.SystemStatusView.as_view(), name="system-status"),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("", include("apps.projects.api.urls")),
+    # Anything else under /api is a JSON 404, never an HTML page.
+    re_path(r"^.*$", views.api_not_found),
+]
+
+urlpatterns = [
+    path("health", views.health, name="health"),
+    path("api/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "discobot.views.api_not_found"
+handler500 = "discobot.views.server_error"

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path, re_path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from discobot import views
@@ -7,7 +7,7 @@ from discobot.api.converters import ProjectIdConverter
 
 register_converter(ProjectIdConverter, "project_id")
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("status", views.SystemStatusView.as_view(), name="system-status"),
     path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),

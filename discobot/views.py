@@ -33,7 +33,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-STATUS_MESSAGE_FIELDS = {
+STATUS_MESSAGE_FIELDS: dict[str, serializers.Field] = {
     "id": serializers.CharField(),
     "level": serializers.ChoiceField(choices=["warn", "error"]),
     "title": serializers.CharField(),

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from apps.credentials.models import Credential
 
@@ -10,9 +11,24 @@ class CredentialAdmin(admin.ModelAdmin):
     list_filter = ("provider", "auth_type", "is_configured")
     search_fields = ("name", "provider", "project__name")
     list_select_related = ("project",)
-    fields = ("project", "provider", "name", "auth_type", "is_configured", "created_at", "updated_at")
-    readonly_fields = ("project", "provider", "auth_type", "is_configured", "created_at", "updated_at")
+    fields = (
+        "project",
+        "provider",
+        "name",
+        "auth_type",
+        "is_configured",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "project",
+        "provider",
+        "auth_type",
+        "is_configured",
+        "created_at",
+        "updated_at",
+    )
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         # A credential without its secret is useless; they are stored through the API.
         return False

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from apps.projects.models import Project, ProjectEvent, ProjectInvitation, ProjectMember
 
@@ -39,7 +41,7 @@ class ProjectInvitationAdmin(admin.ModelAdmin):
     fields = ("project", "email", "role", "invited_by", "expires_at", "created_at")
     readonly_fields = ("project", "invited_by", "created_at")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # Invitations are created through the API, which shows the token to the inviter once.
         return False
 
@@ -52,8 +54,8 @@ class ProjectEventAdmin(admin.ModelAdmin):
     list_select_related = ("project",)
     readonly_fields = ("id", "project", "seq", "type", "data", "created_at")
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

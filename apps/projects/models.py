@@ -32,12 +32,6 @@ class Project(TimestampedModel):
     slug = models.SlugField(max_length=220, unique=True)
     # Last ProjectEvent.seq handed out; bumped under the row lock so seqs commit in order.
     last_event_seq = models.BigIntegerField(default=0, editable=False)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL,
-        through="ProjectMember",
-        through_fields=("project", "user"),
-        related_name="projects",
-    )
 
     class Meta:
         ordering = ("created_at", "id")

@@ -14,9 +14,7 @@ def project_list(*, user: User) -> QuerySet[Project]:
 def membership_get(*, user: User, project_id: str) -> ProjectMember:
     """The caller's membership of a project; a project it may not see is reported as missing."""
     try:
-        return ProjectMember.objects.select_related("project").get(
-            project_id=project_id, user=user
-        )
+        return ProjectMember.objects.select_related("project").get(project_id=project_id, user=user)
     except ProjectMember.DoesNotExist:
         raise NotFoundError("Project not found") from None
 

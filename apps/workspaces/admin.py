@@ -14,7 +14,15 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
-    list_display = ("id", "__str__", "project", "workspace", "status", "commit_status", "updated_at")
+    list_display = (
+        "id",
+        "__str__",
+        "project",
+        "workspace",
+        "status",
+        "commit_status",
+        "updated_at",
+    )
     list_filter = ("status", "commit_status")
     search_fields = ("id", "name", "display_name", "project__name")
     list_select_related = ("project", "workspace")

@@ -48,7 +48,7 @@ class Workspace(UUIDModel, TimestampedModel):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="workspaces")
     path = models.CharField(max_length=1000)
-    display_name = models.CharField(max_length=200, null=True, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
     source_type = models.CharField(
         max_length=10, choices=SourceType.choices, default=SourceType.LOCAL
     )
@@ -87,7 +87,7 @@ class Session(TimestampedModel):
         related_name="sessions",
     )
     name = models.CharField(max_length=100, default="New Session")
-    display_name = models.CharField(max_length=200, null=True, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
     status = models.CharField(
         max_length=20, choices=SessionStatus.choices, default=SessionStatus.INITIALIZING

@@ -44,8 +44,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
 
     response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"error": first_error_message(exc.detail), "details": exc.detail}
     elif isinstance(exc, exceptions.ParseError):

@@ -31,7 +31,9 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError(
                     {
-                        name: [serializers.ErrorDetail(f"Unknown field: {name}", code="unknown_field")]
+                        name: [
+                            serializers.ErrorDetail(f"Unknown field: {name}", code="unknown_field")
+                        ]
                         for name in unknown
                     }
                 )

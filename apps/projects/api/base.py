@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.projects.models import Project, ProjectMember, Role
 from apps.projects.selectors import membership_get
+from discobot.api.requests import AuthenticatedRequest
 from discobot.errors import PermissionDeniedError
 
 ROLE_REQUIRED_MESSAGES = {
@@ -29,8 +30,9 @@ class ProjectScopedView(APIView):
     membership: ProjectMember
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        self.membership = membership_get(user=request.user, project_id=kwargs["project_id"])
+        super().initial(request, *args, **kwargs)  # authenticates, or raises 401
+        user = cast(AuthenticatedRequest, request).user
+        self.membership = membership_get(user=user, project_id=kwargs["project_id"])
         self.project = self.membership.project
         required = self.required_roles.get(request.method or "")
         if required is not None and not self.membership.has_role(required):

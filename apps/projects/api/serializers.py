@@ -49,7 +49,9 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 
 class InvitationInputSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254)
-    role = serializers.ChoiceField(choices=[role.value for role in INVITABLE_ROLES], default=Role.MEMBER)
+    role = serializers.ChoiceField(
+        choices=[role.value for role in INVITABLE_ROLES], default=Role.MEMBER
+    )
 
 
 class InvitationOutputSerializer(serializers.ModelSerializer):

@@ -2,10 +2,11 @@ from django.urls import path
 
 from apps.projects.api import views
 
-
 urlpatterns = [
     path("projects", views.ProjectListView.as_view(), name="project-list"),
-    path("projects/<project_id:project_id>", views.ProjectDetailView.as_view(), name="project-detail"),
+    path(
+        "projects/<project_id:project_id>", views.ProjectDetailView.as_view(), name="project-detail"
+    ),
     path(
         "projects/<project_id:project_id>/members",
         views.MemberListView.as_view(),

@@ -4,7 +4,6 @@ import uuid
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,6 +17,7 @@ from apps.projects.api.serializers import (
     ProjectOutputSerializer,
 )
 from apps.projects.models import Role
+from discobot.api.requests import AuthenticatedRequest
 from discobot.api.serializers import ErrorSerializer, SuccessSerializer
 
 ERRORS = {
@@ -33,7 +33,7 @@ class ProjectListView(APIView):
         summary="List the caller's projects",
         responses={200: ProjectOutputSerializer(many=True), 401: ERRORS[401]},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         projects = selectors.project_list(user=request.user)
         return Response(ProjectOutputSerializer(projects, many=True).data)
 
@@ -42,7 +42,7 @@ class ProjectListView(APIView):
         request=ProjectInputSerializer,
         responses={201: ProjectOutputSerializer, 400: ERRORS[400], 401: ERRORS[401]},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         body = ProjectInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         project = services.project_create(user=request.user, **body.validated_data)
@@ -53,7 +53,7 @@ class ProjectDetailView(ProjectScopedView):
     required_roles = {"PUT": Role.ADMIN, "DELETE": Role.OWNER}
 
     @extend_schema(summary="Get a project", responses={200: ProjectOutputSerializer, **ERRORS})
-    def get(self, request: Request, project_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: str) -> Response:
         return Response(ProjectOutputSerializer(self.project).data)
 
     @extend_schema(
@@ -61,7 +61,7 @@ class ProjectDetailView(ProjectScopedView):
         request=ProjectInputSerializer,
         responses={200: ProjectOutputSerializer, **ROLE_ERRORS},
     )
-    def put(self, request: Request, project_id: str) -> Response:
+    def put(self, request: AuthenticatedRequest, project_id: str) -> Response:
         body = ProjectInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         project = services.project_update(project=self.project, **body.validated_data)
@@ -71,7 +71,7 @@ class ProjectDetailView(ProjectScopedView):
         summary="Delete a project and everything in it (owner)",
         responses={200: SuccessSerializer, **ROLE_ERRORS},
     )
-    def delete(self, request: Request, project_id: str) -> Response:
+    def delete(self, request: AuthenticatedRequest, project_id: str) -> Response:
         services.project_delete(project=self.project)
         return Response({"success": True})
 
@@ -81,7 +81,7 @@ class MemberListView(ProjectScopedView):
         summary="List the project's members",
         responses={200: MemberOutputSerializer(many=True), **ERRORS},
     )
-    def get(self, request: Request, project_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: str) -> Response:
         members = selectors.member_list(project=self.project)
         return Response(MemberOutputSerializer(members, many=True).data)
 
@@ -91,7 +91,9 @@ class MemberDetailView(ProjectScopedView):
         summary="Remove a member (admin or owner; a member may remove themselves)",
         responses={200: SuccessSerializer, **ROLE_ERRORS},
     )
-    def delete(self, request: Request, project_id: str, user_id: uuid.UUID) -> Response:
+    def delete(
+        self, request: AuthenticatedRequest, project_id: str, user_id: uuid.UUID
+    ) -> Response:
         services.member_remove(actor=self.membership, user_id=user_id)
         return Response({"success": True})
 
@@ -108,7 +110,7 @@ class InvitationCreateView(ProjectScopedView):
             **ROLE_ERRORS,
         },
     )
-    def post(self, request: Request, project_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, project_id: str) -> Response:
         body = InvitationInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         invitation, token = services.invitation_create(
@@ -131,6 +133,6 @@ class InvitationAcceptView(APIView):
             403: OpenApiResponse(ErrorSerializer, description="Invited another email"),
         },
     )
-    def post(self, request: Request, project_id: str, token: str) -> Response:
+    def post(self, request: AuthenticatedRequest, project_id: str, token: str) -> Response:
         services.invitation_accept(project_id=project_id, token=token, user=request.user)
         return Response({"success": True})

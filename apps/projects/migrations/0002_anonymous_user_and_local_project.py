@@ -14,7 +14,12 @@ def seed(apps, schema_editor):
     ProjectMember = apps.get_model("projects", "ProjectMember")
     user, _ = User.objects.get_or_create(
         id=ANONYMOUS_USER_ID,
-        defaults={"email": "anonymous@local", "name": "Anonymous User", "provider": "local", "password": "!"},
+        defaults={
+            "email": "anonymous@local",
+            "name": "Anonymous User",
+            "provider": "local",
+            "password": "!",
+        },
     )
     project, _ = Project.objects.get_or_create(
         id="local", defaults={"name": "Local", "slug": "local"}

@@ -212,7 +212,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # --- Static files -----------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Only `collectstatic` (a container build) needs it; `make run` serves from the finders.
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Served from the finders so `make run` needs no collectstatic step; the files are few.
 WHITENOISE_USE_FINDERS = True

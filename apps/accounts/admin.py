@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -12,6 +13,8 @@ class UserCreateForm(AdminUserCreationForm):
 
 
 class UserEditForm(UserChangeForm):
+    avatar_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
     class Meta:
         model = User
         fields = "__all__"

@@ -37,6 +37,16 @@ class StrictSerializer(serializers.Serializer):
                         for name in unknown
                     }
                 )
+            # DRF turns numbers into strings; a client sending 42 for a name has a bug.
+            not_strings = {
+                name: ["Must be a string."]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and data.get(name) is not None
+                and not isinstance(data[name], str)
+            }
+            if not_strings:
+                raise serializers.ValidationError(not_strings)
         return super().to_internal_value(data)
 
 

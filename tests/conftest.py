@@ -1,0 +1,72 @@
+"""The fixed cast of every API test: an owner, an admin and a member of one project, and an
+outsider who owns a project of their own. Multi-user tests run with AUTH_ENABLED=true and
+log in through Django's session cookie."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts.models import User
+from apps.projects.models import Project, Role
+from tests.accounts.factories import UserFactory
+from tests.projects.factories import MemberFactory, ProjectFactory
+
+
+@pytest.fixture
+def auth_enabled(settings):
+    settings.AUTH_ENABLED = True
+
+
+@pytest.fixture
+def anonymous_client(db) -> APIClient:
+    """A client of the default anonymous mode (AUTH_ENABLED=false)."""
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(auth_enabled) -> Callable[[User], APIClient]:
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return UserFactory(email="owner@example.com", name="Olivia Owner")
+
+
+@pytest.fixture
+def admin(db) -> User:
+    return UserFactory(email="admin@example.com", name="Adam Admin")
+
+
+@pytest.fixture
+def member(db) -> User:
+    return UserFactory(email="member@example.com", name="Mia Member")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return UserFactory(email="outsider@example.com", name="Oscar Outsider")
+
+
+@pytest.fixture
+def project(owner, admin, member) -> Project:
+    project = ProjectFactory(name="Team Project")
+    MemberFactory(project=project, user=owner, role=Role.OWNER)
+    MemberFactory(project=project, user=admin, role=Role.ADMIN)
+    MemberFactory(project=project, user=member, role=Role.MEMBER)
+    return project
+
+
+@pytest.fixture
+def other_project(outsider) -> Project:
+    project = ProjectFactory(name="Outsider's Project")
+    MemberFactory(project=project, user=outsider, role=Role.OWNER)
+    return project

@@ -1,0 +1,13 @@
+import factory
+
+from apps.terminal.models import TerminalEntryType, TerminalHistory
+from tests.workspaces.factories import SessionFactory
+
+
+class TerminalHistoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TerminalHistory
+
+    session = factory.SubFactory(SessionFactory)
+    entry_type = TerminalEntryType.INPUT
+    content = "ls -la"

@@ -241,13 +241,22 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Discobot API",
-    "DESCRIPTION": "Projects, workspaces, sessions, agents and credentials of a Discobot server.",
+    "DESCRIPTION": (
+        "Projects, workspaces, sessions, agents and credentials of a Discobot server. "
+        "With AUTH_ENABLED=false every request runs as the anonymous user in project `local`."
+    ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Anonymous mode needs no credentials, so it is described in prose, not as a scheme.
+    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.SessionAuthentication"],
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "apps.projects.models.Role",
+        "InvitableRoleEnum": ["admin", "member"],
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.projects.models import Project, ProjectInvitation, ProjectMember, Role
@@ -7,10 +8,12 @@ from apps.projects.services import INVITABLE_ROLES
 from discobot.api.serializers import StrictSerializer
 
 
+@extend_schema_serializer(component_name="ProjectInput")
 class ProjectInputSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
 
 
+@extend_schema_serializer(component_name="Project")
 class ProjectOutputSerializer(serializers.ModelSerializer):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
@@ -20,6 +23,7 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
         fields = ("id", "name", "slug", "createdAt", "updatedAt")
 
 
+@extend_schema_serializer(component_name="Member")
 class MemberOutputSerializer(serializers.ModelSerializer):
     projectId = serializers.CharField(source="project_id")
     userId = serializers.UUIDField(source="user_id")
@@ -47,6 +51,7 @@ class MemberOutputSerializer(serializers.ModelSerializer):
         return member.user.avatar_url or None
 
 
+@extend_schema_serializer(component_name="InvitationInput")
 class InvitationInputSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     role = serializers.ChoiceField(
@@ -54,6 +59,7 @@ class InvitationInputSerializer(StrictSerializer):
     )
 
 
+@extend_schema_serializer(component_name="Invitation")
 class InvitationOutputSerializer(serializers.ModelSerializer):
     """Carries the plain token: it exists only in this one answer."""
 

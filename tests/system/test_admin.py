@@ -1,0 +1,99 @@
+"""The admin site: every model is there for an operator, and no secret is ever displayed."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import reverse
+
+from apps.accounts.models import User
+from apps.agents.models import AgentMCPServer
+from apps.credentials.models import Credential
+from apps.projects.models import ProjectInvitation
+from tests.accounts.factories import UserFactory
+from tests.agents.factories import MCPServerFactory
+from tests.chat.factories import MessageFactory
+from tests.credentials.factories import CredentialFactory
+from tests.projects.factories import EventFactory, InvitationFactory, MemberFactory
+from tests.terminal.factories import TerminalHistoryFactory
+
+pytestmark = pytest.mark.django_db
+
+SECRET_TOKEN = "f" * 64
+SECRET_API_KEY = "sk-ant-very-secret-value"
+SECRET_HEADER = "Bearer mcp-secret-header"
+
+
+@pytest.fixture
+def operator_client() -> Client:
+    client = Client()
+    client.force_login(UserFactory(email="ops@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def one_of_everything(project):
+    MemberFactory(project=project)
+    InvitationFactory(project=project, token=SECRET_TOKEN)
+    EventFactory(project=project)
+    CredentialFactory(project=project, encrypted_data=SECRET_API_KEY.encode())
+    message = MessageFactory(session__workspace__project=project)
+    TerminalHistoryFactory(session=message.session)
+    MCPServerFactory(
+        agent__project=project,
+        config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},
+    )
+
+
+def admin_url(model, action: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{action}", args=args)
+
+
+def test_every_model_has_a_working_list_and_change_page(operator_client, one_of_everything):
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label == "auth":
+            continue
+        listing = operator_client.get(admin_url(model, "changelist"))
+        assert listing.status_code == 200, model
+        searched = operator_client.get(admin_url(model, "changelist"), {"q": "x"})
+        assert searched.status_code == 200, model
+        instance = model.objects.first()
+        assert instance is not None, model
+        change = operator_client.get(admin_url(model, "change", instance.pk))
+        assert change.status_code == 200, model
+
+
+@pytest.mark.parametrize(
+    ("model", "secret"),
+    [
+        (ProjectInvitation, SECRET_TOKEN),
+        (Credential, SECRET_API_KEY),
+        (AgentMCPServer, SECRET_HEADER),
+    ],
+)
+def test_no_secret_appears_on_any_admin_page(operator_client, one_of_everything, model, secret):
+    instance = model.objects.get()
+    hidden = [secret]
+    if model is ProjectInvitation:
+        hidden.append(instance.token_hash)
+
+    pages = [
+        operator_client.get(admin_url(model, "changelist")),
+        operator_client.get(admin_url(model, "change", instance.pk)),
+    ]
+
+    for page in pages:
+        assert page.status_code == 200
+        for value in hidden:
+            assert value not in page.content.decode()
+
+
+def test_operator_can_create_a_user_from_the_admin(operator_client):
+    response = operator_client.post(
+        reverse("admin:accounts_user_add"),
+        {"email": "new@example.com", "usable_password": "false"},
+    )
+
+    assert response.status_code == 302
+    assert not User.objects.get(email="new@example.com").has_usable_password()

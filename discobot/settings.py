@@ -162,7 +162,11 @@ def database_config() -> dict:
             }
         )
         if config["NAME"] != ":memory:":
-            Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+            database_file = Path(config["NAME"])
+            database_file.parent.mkdir(parents=True, exist_ok=True)
+            # A file, not Django's in-memory default: tests share it with threads and the
+            # worker and server processes they start.
+            config["TEST"] = {"NAME": str(database_file.with_name(f"test_{database_file.name}"))}
     return config
 
 

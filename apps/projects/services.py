@@ -7,12 +7,14 @@ import uuid
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.projects.models import (
     LOCAL_PROJECT_ID,
     Project,
+    ProjectEvent,
     ProjectInvitation,
     ProjectMember,
     Role,
@@ -127,3 +129,15 @@ def invitation_accept(*, project_id: str, token: str, user: User) -> ProjectMemb
     )
     invitation.delete()
     return member
+
+
+@transaction.atomic
+def project_event_record(*, project_id: str, type: str, data: dict) -> ProjectEvent:
+    """Appends an event to the project's stream with the next `seq`.
+
+    The UPDATE holds the project row's lock until commit, so a project's events commit in `seq`
+    order: a reader resuming after seq N can never later see a smaller seq appear.
+    """
+    Project.objects.filter(id=project_id).update(last_event_seq=F("last_event_seq") + 1)
+    seq = Project.objects.values_list("last_event_seq", flat=True).get(id=project_id)
+    return ProjectEvent.objects.create(project_id=project_id, seq=seq, type=type, data=data)

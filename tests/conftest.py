@@ -38,35 +38,35 @@ def client_for(auth_enabled) -> Callable[[User], APIClient]:
 
 @pytest.fixture
 def owner(db) -> User:
-    return UserFactory(email="owner@example.com", name="Olivia Owner")
+    return UserFactory.create(email="owner@example.com", name="Olivia Owner")
 
 
 @pytest.fixture
 def admin(db) -> User:
-    return UserFactory(email="admin@example.com", name="Adam Admin")
+    return UserFactory.create(email="admin@example.com", name="Adam Admin")
 
 
 @pytest.fixture
 def member(db) -> User:
-    return UserFactory(email="member@example.com", name="Mia Member")
+    return UserFactory.create(email="member@example.com", name="Mia Member")
 
 
 @pytest.fixture
 def outsider(db) -> User:
-    return UserFactory(email="outsider@example.com", name="Oscar Outsider")
+    return UserFactory.create(email="outsider@example.com", name="Oscar Outsider")
 
 
 @pytest.fixture
 def project(owner, admin, member) -> Project:
-    project = ProjectFactory(name="Team Project")
-    MemberFactory(project=project, user=owner, role=Role.OWNER)
-    MemberFactory(project=project, user=admin, role=Role.ADMIN)
-    MemberFactory(project=project, user=member, role=Role.MEMBER)
+    project = ProjectFactory.create(name="Team Project")
+    MemberFactory.create(project=project, user=owner, role=Role.OWNER)
+    MemberFactory.create(project=project, user=admin, role=Role.ADMIN)
+    MemberFactory.create(project=project, user=member, role=Role.MEMBER)
     return project
 
 
 @pytest.fixture
 def other_project(outsider) -> Project:
-    project = ProjectFactory(name="Outsider's Project")
-    MemberFactory(project=project, user=outsider, role=Role.OWNER)
+    project = ProjectFactory.create(name="Outsider's Project")
+    MemberFactory.create(project=project, user=outsider, role=Role.OWNER)
     return project

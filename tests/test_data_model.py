@@ -38,21 +38,21 @@ PROJECT_CONTENT = {
 
 def rows_of(project) -> dict[str, int]:
     return {
-        model.__name__: model.objects.filter(**{path: project}).count()
+        model.__name__: model._default_manager.filter(**{path: project}).count()
         for model, path in PROJECT_CONTENT.items()
     }
 
 
 def fill(project) -> None:
     """One row of every kind that lives under a project."""
-    agent = AgentFactory(project=project, is_default=True)
-    MCPServerFactory(agent=agent)
-    session = SessionFactory(workspace=WorkspaceFactory(project=project), agent=agent)
-    MessageFactory(session=session)
-    TerminalHistoryFactory(session=session)
-    CredentialFactory(project=project)
-    EventFactory(project=project)
-    InvitationFactory(project=project)
+    agent = AgentFactory.create(project=project, is_default=True)
+    MCPServerFactory.create(agent=agent)
+    session = SessionFactory.create(workspace=WorkspaceFactory.create(project=project), agent=agent)
+    MessageFactory.create(session=session)
+    TerminalHistoryFactory.create(session=session)
+    CredentialFactory.create(project=project)
+    EventFactory.create(project=project)
+    InvitationFactory.create(project=project)
 
 
 def test_deleting_a_project_through_the_api_removes_everything_under_it(
@@ -72,56 +72,56 @@ def test_deleting_a_project_through_the_api_removes_everything_under_it(
 
 def test_a_user_is_a_member_of_a_project_at_most_once(project, member):
     with pytest.raises(IntegrityError), transaction.atomic():
-        MemberFactory(project=project, user=member, role=Role.ADMIN)
+        MemberFactory.create(project=project, user=member, role=Role.ADMIN)
 
 
 def test_an_email_has_one_open_invitation_per_project(project):
-    InvitationFactory(project=project, email="x@example.com")
+    InvitationFactory.create(project=project, email="x@example.com")
     with pytest.raises(IntegrityError), transaction.atomic():
-        InvitationFactory(project=project, email="x@example.com")
+        InvitationFactory.create(project=project, email="x@example.com")
 
 
 def test_a_project_has_one_credential_per_provider(project):
-    CredentialFactory(project=project, provider="openai")
+    CredentialFactory.create(project=project, provider="openai")
     with pytest.raises(IntegrityError), transaction.atomic():
-        CredentialFactory(project=project, provider="openai")
+        CredentialFactory.create(project=project, provider="openai")
 
 
 def test_a_project_has_at_most_one_default_agent(project):
-    AgentFactory(project=project, is_default=True)
-    AgentFactory(project=project, is_default=False)
+    AgentFactory.create(project=project, is_default=True)
+    AgentFactory.create(project=project, is_default=False)
     with pytest.raises(IntegrityError), transaction.atomic():
-        AgentFactory(project=project, is_default=True)
+        AgentFactory.create(project=project, is_default=True)
 
 
 def test_event_seq_is_unique_within_a_project(project, other_project):
-    EventFactory(project=project, seq=1)
-    EventFactory(project=other_project, seq=1)
+    EventFactory.create(project=project, seq=1)
+    EventFactory.create(project=other_project, seq=1)
     with pytest.raises(IntegrityError), transaction.atomic():
-        EventFactory(project=project, seq=1)
+        EventFactory.create(project=project, seq=1)
 
 
 def test_a_message_id_is_unique_within_a_session():
-    message = MessageFactory()
-    MessageFactory(message_id=message.message_id)  # another session: fine
+    message = MessageFactory.create()
+    MessageFactory.create(message_id=message.message_id)  # another session: fine
     with pytest.raises(IntegrityError), transaction.atomic():
-        MessageFactory(session=message.session, message_id=message.message_id)
+        MessageFactory.create(session=message.session, message_id=message.message_id)
 
 
 @pytest.mark.parametrize("session_id", ["abc", "A-1-b", "x" * 65, "0123-4567"])
 def test_client_generated_session_ids_are_accepted(session_id):
-    SessionFactory.build(id=session_id, workspace=WorkspaceFactory()).full_clean()
+    SessionFactory.build(id=session_id, workspace=WorkspaceFactory.create()).full_clean()
 
 
 @pytest.mark.parametrize("session_id", ["", "x" * 66, "a_b", "a b", "a/b", "ünï"])
 def test_malformed_session_ids_are_refused(session_id):
-    session = SessionFactory.build(id=session_id, workspace=WorkspaceFactory())
+    session = SessionFactory.build(id=session_id, workspace=WorkspaceFactory.create())
     with pytest.raises(ValidationError):
         session.full_clean()
 
 
 def test_deleting_a_user_keeps_invitations_they_sent(project, admin):
-    invitation = InvitationFactory(project=project, invited_by=admin)
+    invitation = InvitationFactory.create(project=project, invited_by=admin)
 
     admin.delete()
 

@@ -4,7 +4,7 @@ from apps.agents.models import Agent, AgentMCPServer, AgentType
 from tests.projects.factories import ProjectFactory
 
 
-class AgentFactory(factory.django.DjangoModelFactory):
+class AgentFactory(factory.django.DjangoModelFactory[Agent]):
     class Meta:
         model = Agent
 
@@ -13,7 +13,7 @@ class AgentFactory(factory.django.DjangoModelFactory):
     agent_type = AgentType.CLAUDE_CODE
 
 
-class MCPServerFactory(factory.django.DjangoModelFactory):
+class MCPServerFactory(factory.django.DjangoModelFactory[AgentMCPServer]):
     class Meta:
         model = AgentMCPServer
 

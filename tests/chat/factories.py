@@ -4,7 +4,7 @@ from apps.chat.models import Message, MessageRole
 from tests.workspaces.factories import SessionFactory
 
 
-class MessageFactory(factory.django.DjangoModelFactory):
+class MessageFactory(factory.django.DjangoModelFactory[Message]):
     class Meta:
         model = Message
 

@@ -4,7 +4,7 @@ from apps.credentials.models import AuthType, Credential
 from tests.projects.factories import ProjectFactory
 
 
-class CredentialFactory(factory.django.DjangoModelFactory):
+class CredentialFactory(factory.django.DjangoModelFactory[Credential]):
     class Meta:
         model = Credential
 

@@ -8,7 +8,7 @@ from apps.projects.services import invitation_token_hash, project_slug
 from tests.accounts.factories import UserFactory
 
 
-class ProjectFactory(factory.django.DjangoModelFactory):
+class ProjectFactory(factory.django.DjangoModelFactory[Project]):
     class Meta:
         model = Project
 
@@ -16,7 +16,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     slug = factory.LazyAttribute(lambda project: project_slug(project.name))
 
 
-class MemberFactory(factory.django.DjangoModelFactory):
+class MemberFactory(factory.django.DjangoModelFactory[ProjectMember]):
     class Meta:
         model = ProjectMember
 
@@ -26,7 +26,7 @@ class MemberFactory(factory.django.DjangoModelFactory):
     accepted_at = factory.LazyFunction(timezone.now)
 
 
-class InvitationFactory(factory.django.DjangoModelFactory):
+class InvitationFactory(factory.django.DjangoModelFactory[ProjectInvitation]):
     """Pass `token=` to know the plain token; only its hash is stored."""
 
     class Meta:
@@ -41,7 +41,7 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
 
 
-class EventFactory(factory.django.DjangoModelFactory):
+class EventFactory(factory.django.DjangoModelFactory[ProjectEvent]):
     class Meta:
         model = ProjectEvent
 

@@ -90,7 +90,7 @@ class TestProjectList:
         self, client_for, owner, django_assert_num_queries
     ):
         for _ in range(5):
-            MemberFactory(user=owner, role=Role.OWNER)
+            MemberFactory.create(user=owner, role=Role.OWNER)
         client = client_for(owner)
 
         # session, user, projects
@@ -237,7 +237,7 @@ class TestMembers:
         self, client_for, member, project, django_assert_num_queries
     ):
         for _ in range(4):
-            MemberFactory(project=project)
+            MemberFactory.create(project=project)
         client = client_for(member)
 
         # session, user, membership, members with their users
@@ -367,8 +367,8 @@ class TestInvitationAccept:
         return project_url(project, f"/invitations/{token}/accept")
 
     def test_invited_user_becomes_a_member_with_the_role(self, client_for, project, admin):
-        invitee = UserFactory(email="invitee@example.com")
-        InvitationFactory(
+        invitee = UserFactory.create(email="invitee@example.com")
+        InvitationFactory.create(
             project=project, email=invitee.email, role=Role.ADMIN, token="t" * 64, invited_by=admin
         )
         client = client_for(invitee)
@@ -384,8 +384,8 @@ class TestInvitationAccept:
         assert client.get(project_url(project)).status_code == 200
 
     def test_an_invitation_works_only_once(self, client_for, project):
-        invitee = UserFactory(email="invitee@example.com")
-        InvitationFactory(project=project, email=invitee.email, token="a" * 64)
+        invitee = UserFactory.create(email="invitee@example.com")
+        InvitationFactory.create(project=project, email=invitee.email, token="a" * 64)
         client = client_for(invitee)
         client.post(self.accept_url(project, "a" * 64))
 
@@ -396,8 +396,8 @@ class TestInvitationAccept:
         assert not project.invitations.exists()
 
     def test_expired_invitation_is_rejected(self, client_for, project):
-        invitee = UserFactory(email="invitee@example.com")
-        InvitationFactory(
+        invitee = UserFactory.create(email="invitee@example.com")
+        InvitationFactory.create(
             project=project,
             email=invitee.email,
             token="b" * 64,
@@ -411,7 +411,7 @@ class TestInvitationAccept:
         assert not project.memberships.filter(user=invitee).exists()
 
     def test_only_the_invited_email_may_accept(self, client_for, project, outsider):
-        InvitationFactory(project=project, email="someone.else@example.com", token="c" * 64)
+        InvitationFactory.create(project=project, email="someone.else@example.com", token="c" * 64)
 
         response = client_for(outsider).post(self.accept_url(project, "c" * 64))
 
@@ -420,8 +420,8 @@ class TestInvitationAccept:
         assert project.invitations.count() == 1
 
     def test_token_of_another_project_is_rejected(self, client_for, project, other_project):
-        invitee = UserFactory(email="invitee@example.com")
-        InvitationFactory(project=other_project, email=invitee.email, token="d" * 64)
+        invitee = UserFactory.create(email="invitee@example.com")
+        InvitationFactory.create(project=other_project, email=invitee.email, token="d" * 64)
 
         response = client_for(invitee).post(self.accept_url(project, "d" * 64))
 
@@ -519,4 +519,4 @@ class TestAuthRequired:
 
 
 def test_project_factory_builds_unique_slugs():
-    assert ProjectFactory().slug != ProjectFactory().slug
+    assert ProjectFactory.create().slug != ProjectFactory.create().slug

@@ -28,19 +28,21 @@ SECRET_HEADER = "Bearer mcp-secret-header"
 @pytest.fixture
 def operator_client() -> Client:
     client = Client()
-    client.force_login(UserFactory(email="ops@example.com", is_staff=True, is_superuser=True))
+    client.force_login(
+        UserFactory.create(email="ops@example.com", is_staff=True, is_superuser=True)
+    )
     return client
 
 
 @pytest.fixture
 def one_of_everything(project):
-    MemberFactory(project=project)
-    InvitationFactory(project=project, token=SECRET_TOKEN)
-    EventFactory(project=project)
-    CredentialFactory(project=project, encrypted_data=SECRET_API_KEY.encode())
-    message = MessageFactory(session__workspace__project=project)
-    TerminalHistoryFactory(session=message.session)
-    MCPServerFactory(
+    MemberFactory.create(project=project)
+    InvitationFactory.create(project=project, token=SECRET_TOKEN)
+    EventFactory.create(project=project)
+    CredentialFactory.create(project=project, encrypted_data=SECRET_API_KEY.encode())
+    message = MessageFactory.create(session__workspace__project=project)
+    TerminalHistoryFactory.create(session=message.session)
+    MCPServerFactory.create(
         agent__project=project,
         config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},
     )
@@ -58,7 +60,7 @@ def test_every_model_has_a_working_list_and_change_page(operator_client, one_of_
         assert listing.status_code == 200, model
         searched = operator_client.get(admin_url(model, "changelist"), {"q": "x"})
         assert searched.status_code == 200, model
-        instance = model.objects.first()
+        instance = model._default_manager.first()
         assert instance is not None, model
         change = operator_client.get(admin_url(model, "change", instance.pk))
         assert change.status_code == 200, model
@@ -73,7 +75,7 @@ def test_every_model_has_a_working_list_and_change_page(operator_client, one_of_
     ],
 )
 def test_no_secret_appears_on_any_admin_page(operator_client, one_of_everything, model, secret):
-    instance = model.objects.get()
+    instance = model._default_manager.get()
     hidden = [secret]
     if model is ProjectInvitation:
         hidden.append(instance.token_hash)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.servers import running_server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> str:
+def server(tmp_path_factory) -> Iterator[str]:
     with running_server(tmp_path_factory.mktemp("server")) as base_url:
         yield base_url
 

@@ -4,7 +4,7 @@ from apps.terminal.models import TerminalEntryType, TerminalHistory
 from tests.workspaces.factories import SessionFactory
 
 
-class TerminalHistoryFactory(factory.django.DjangoModelFactory):
+class TerminalHistoryFactory(factory.django.DjangoModelFactory[TerminalHistory]):
     class Meta:
         model = TerminalHistory
 

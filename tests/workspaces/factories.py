@@ -4,7 +4,7 @@ from apps.workspaces.models import Session, SourceType, Workspace
 from tests.projects.factories import ProjectFactory
 
 
-class WorkspaceFactory(factory.django.DjangoModelFactory):
+class WorkspaceFactory(factory.django.DjangoModelFactory[Workspace]):
     class Meta:
         model = Workspace
 
@@ -13,7 +13,7 @@ class WorkspaceFactory(factory.django.DjangoModelFactory):
     source_type = SourceType.LOCAL
 
 
-class SessionFactory(factory.django.DjangoModelFactory):
+class SessionFactory(factory.django.DjangoModelFactory[Session]):
     class Meta:
         model = Session
 

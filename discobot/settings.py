@@ -85,6 +85,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
     "apps.accounts",
     "apps.projects",
     "apps.workspaces",
@@ -105,6 +110,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "apps.accounts.middleware.SecureCookiesOverHttpsMiddleware",
 ]
 
 ROOT_URLCONF = "discobot.urls"
@@ -172,9 +179,17 @@ def database_config() -> dict:
 
 DATABASES = {"default": database_config()}
 
+# --- Cache (rate-limit counters): shared through Redis when several processes run -----------
+
+if REDIS_URL := env.str("REDIS_URL", default=""):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Channels ---------------------------------------------------------------------------------
 
-REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -210,8 +225,65 @@ CORS_PREFLIGHT_MAX_AGE = 300
 CSRF_TRUSTED_ORIGINS = CORS_ORIGINS
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# --- Authentication ---------------------------------------------------------------------------
+
+# Login sessions: the cookie carries a random token; the database keeps only its SHA-256.
+SESSION_ENGINE = "apps.accounts.sessions"
+SESSION_COOKIE_NAME = "discobot_session"
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# The SPA reads the CSRF cookie and echoes it in X-CSRFToken on unsafe requests.
+CSRF_COOKIE_SAMESITE = "Lax"
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "apps.accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = True
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_STORE_TOKENS = False
+# A provider asserts the address it verified; the same address is the same Discobot user.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+
+# Login providers are offered only when their client id and secret are set.
+LOGIN_PROVIDER_CREDENTIALS = {
+    "github": (env_secret("GITHUB_CLIENT_ID"), env_secret("GITHUB_CLIENT_SECRET")),
+    "google": (env_secret("GOOGLE_CLIENT_ID"), env_secret("GOOGLE_CLIENT_SECRET")),
+}
+SOCIALACCOUNT_PROVIDERS = {
+    provider: {
+        "APPS": [{"client_id": client_id, "secret": secret, "key": ""}],
+        "SCOPE": ["read:user", "user:email"]
+        if provider == "github"
+        else ["openid", "email", "profile"],
+    }
+    for provider, (client_id, secret) in LOGIN_PROVIDER_CREDENTIALS.items()
+    if client_id and secret
+}
+# Provider endpoints; tests and GitHub Enterprise point them elsewhere.
+GITHUB_URL = env.str("GITHUB_URL", default="https://github.com").rstrip("/")
+GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com").rstrip("/")
+GOOGLE_AUTHORIZE_URL = env.str(
+    "GOOGLE_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"
+)
+GOOGLE_TOKEN_URL = env.str("GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token")
+GOOGLE_USERINFO_URL = env.str(
+    "GOOGLE_USERINFO_URL", default="https://www.googleapis.com/oauth2/v2/userinfo"
+)
+
+# Failed bearer tokens and failed login callbacks allowed per client address (django-ratelimit).
+AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="10/m")
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 
 # --- Static files -----------------------------------------------------------------------------
 
@@ -234,6 +306,7 @@ USE_TZ = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.AnonymousModeAuthentication",
+        "apps.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -256,7 +329,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Anonymous mode needs no credentials, so it is described in prose, not as a scheme.
-    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.SessionAuthentication"],
+    "AUTHENTICATION_WHITELIST": [
+        "apps.accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "apps.projects.models.Role",
         "InvitableRoleEnum": ["admin", "member"],

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from apps.accounts.api import urls as account_urls
 from discobot import views
 from discobot.api.converters import ProjectIdConverter
 
@@ -11,6 +12,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("status", views.SystemStatusView.as_view(), name="system-status"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("", include(account_urls.api_patterns)),
     path("", include("apps.projects.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.
     re_path(r"^.*$", views.api_not_found),
@@ -18,6 +20,7 @@ api_patterns: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("auth/", include(account_urls.auth_patterns)),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]

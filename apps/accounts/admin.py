@@ -1,9 +1,11 @@
+from allauth.socialaccount.models import SocialApp, SocialToken
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.http import HttpRequest
 
-from apps.accounts.models import User
+from apps.accounts.models import ApiToken, User, UserSession
 
 
 class UserCreateForm(AdminUserCreationForm):
@@ -44,3 +46,36 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    # The token hash is the session's key; it is never displayed.
+    list_display = ("user", "expire_date")
+    list_select_related = ("user",)
+    search_fields = ("user__email",)
+    fields = ("user", "expire_date")
+    readonly_fields = ("user", "expire_date")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "expires_at", "last_used_at", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("name", "user__email", "prefix")
+    list_filter = ("expires_at",)
+    fields = ("user", "name", "prefix", "expires_at", "last_used_at", "created_at")
+    readonly_fields = ("user", "prefix", "last_used_at", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Tokens are created by their owner (API) or by `manage.py create_token`.
+        return False
+
+
+# Login apps are configured from the environment and provider tokens are not stored, so
+# allauth's admin pages for them would only show empty tables.
+admin.site.unregister(SocialApp)
+admin.site.unregister(SocialToken)

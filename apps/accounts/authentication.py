@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 from django.conf import settings
-from rest_framework.authentication import BaseAuthentication
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from apps.accounts.models import User
-from apps.accounts.selectors import anonymous_user
+from apps.accounts.models import ApiToken, User
+from apps.accounts.ratelimits import (
+    auth_failure_count,
+    auth_failures_exceeded,
+    retry_after_seconds,
+)
+from apps.accounts.selectors import anonymous_user, api_token_authenticate
 
 
 class AnonymousModeAuthentication(BaseAuthentication):
@@ -18,4 +24,28 @@ class AnonymousModeAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 rather than 403 to a request without credentials.
+        return 'Bearer realm="discobot"'
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <personal API token>`; failures count towards the rate limit."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if auth_failures_exceeded(request._request):
+            raise exceptions.Throttled(wait=retry_after_seconds())
+        if len(parts) != 2:
+            auth_failure_count(request._request)
+            raise exceptions.AuthenticationFailed("Invalid token")
+        token, error = api_token_authenticate(raw_token=parts[1].decode(errors="replace"))
+        if token is None:
+            auth_failure_count(request._request)
+            raise exceptions.AuthenticationFailed(error)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="discobot"'

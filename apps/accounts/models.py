@@ -63,3 +63,39 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
 
     def __str__(self) -> str:
         return self.email
+
+
+class UserSession(models.Model):
+    """A browser login. The cookie holds the token; only its SHA-256 is stored (contract §1)."""
+
+    token_hash = models.CharField(primary_key=True, max_length=64, editable=False)
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="sessions"
+    )
+    session_data = models.TextField(editable=False)
+    expire_date = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ("-expire_date",)
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id or 'nobody'} until {self.expire_date:%Y-%m-%d}"
+
+
+class ApiToken(TimestampedModel):
+    """A personal token for scripts and the CLI (`Authorization: Bearer ...`), stored hashed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters of the token, so its owner can tell tokens apart.
+    prefix = models.CharField(max_length=12, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

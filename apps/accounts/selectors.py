@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import hashlib
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
 from apps.accounts.models import (
     ANONYMOUS_USER_EMAIL,
     ANONYMOUS_USER_ID,
     ANONYMOUS_USER_NAME,
+    ApiToken,
     AuthProvider,
     User,
 )
+
+# A token's last use is recorded at most this often, so reads stay reads.
+LAST_USED_RESOLUTION_SECONDS = 60
 
 
 def anonymous_user() -> User:
@@ -20,3 +29,30 @@ def anonymous_user() -> User:
         },
     )
     return user
+
+
+def api_token_hash(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def api_token_authenticate(*, raw_token: str) -> tuple[ApiToken | None, str]:
+    """The active token with this value, or None and the reason it was refused."""
+    token = (
+        ApiToken.objects.select_related("user").filter(token_hash=api_token_hash(raw_token)).first()
+    )
+    if token is None or not token.user.is_active:
+        return None, "Invalid token"
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None, "Token expired"
+    if (
+        token.last_used_at is None
+        or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS
+    ):
+        ApiToken.objects.filter(id=token.id).update(last_used_at=now)
+        token.last_used_at = now
+    return token, ""
+
+
+def api_token_list(*, user: User) -> QuerySet[ApiToken]:
+    return user.api_tokens.order_by("-created_at")

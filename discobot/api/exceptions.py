@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -50,8 +51,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         response.data = {"error": first_error_message(exc.detail), "details": exc.detail}
     elif isinstance(exc, exceptions.ParseError):
         response.data = {"error": "Invalid request body: malformed JSON"}
-    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        response.data = {"error": str(exc.detail) if exc.detail else "Not authenticated"}
+    elif isinstance(exc, exceptions.NotAuthenticated):
+        request = context.get("request")
+        had_session = request is not None and settings.SESSION_COOKIE_NAME in request.COOKIES
+        response.data = {"error": "Session expired" if had_session else "Not authenticated"}
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    elif isinstance(exc, exceptions.AuthenticationFailed):
+        response.data = {"error": str(exc.detail)}
         response.status_code = status.HTTP_401_UNAUTHORIZED
     else:
         response.data = {"error": str(exc.detail)}

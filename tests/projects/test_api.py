@@ -515,7 +515,7 @@ class TestAuthRequired:
         response = getattr(APIClient(), method)(url, {}, format="json")
 
         assert response.status_code == 401
-        assert response.json() == {"error": "Authentication credentials were not provided."}
+        assert response.json() == {"error": "Not authenticated"}
 
 
 def test_project_factory_builds_unique_slugs():

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from apps.accounts.models import ApiToken, User
+from discobot.api.serializers import StrictSerializer
+
+
+@extend_schema_serializer(component_name="User")
+class UserOutputSerializer(serializers.ModelSerializer):
+    avatarUrl = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ("id", "email", "name", "avatarUrl", "provider")
+
+    def get_avatarUrl(self, user: User) -> str | None:
+        return user.avatar_url or None
+
+
+@extend_schema_serializer(component_name="ApiTokenInput")
+class ApiTokenInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    expiresAt = serializers.DateTimeField(source="expires_at", required=False, allow_null=True)
+
+
+@extend_schema_serializer(component_name="ApiToken")
+class ApiTokenOutputSerializer(serializers.ModelSerializer):
+    createdAt = serializers.DateTimeField(source="created_at")
+    expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ("id", "name", "prefix", "createdAt", "expiresAt", "lastUsedAt")
+
+
+@extend_schema_serializer(component_name="NewApiToken")
+class NewApiTokenOutputSerializer(ApiTokenOutputSerializer):
+    """Carries the plain token: it exists only in this one answer."""
+
+    token = serializers.SerializerMethodField()
+
+    class Meta(ApiTokenOutputSerializer.Meta):
+        fields = (*ApiTokenOutputSerializer.Meta.fields, "token")
+
+    def get_token(self, token: ApiToken) -> str:
+        return self.context["token"]

@@ -260,12 +260,14 @@ LOGIN_PROVIDER_CREDENTIALS = {
     "github": (env_secret("GITHUB_CLIENT_ID"), env_secret("GITHUB_CLIENT_SECRET")),
     "google": (env_secret("GOOGLE_CLIENT_ID"), env_secret("GOOGLE_CLIENT_SECRET")),
 }
+LOGIN_PROVIDER_SCOPES = {
+    "github": ["read:user", "user:email"],
+    "google": ["openid", "email", "profile"],
+}
 SOCIALACCOUNT_PROVIDERS = {
     provider: {
         "APPS": [{"client_id": client_id, "secret": secret, "key": ""}],
-        "SCOPE": ["read:user", "user:email"]
-        if provider == "github"
-        else ["openid", "email", "profile"],
+        "SCOPE": LOGIN_PROVIDER_SCOPES[provider],
     }
     for provider, (client_id, secret) in LOGIN_PROVIDER_CREDENTIALS.items()
     if client_id and secret

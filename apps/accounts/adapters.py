@@ -73,19 +73,19 @@ class GitHubAdapter(GitHubOAuth2Adapter):
     """GitHub's endpoints from settings (GitHub Enterprise, or a test's local server)."""
 
     @property
-    def authorize_url(self) -> str:  # type: ignore[override]
+    def authorize_url(self) -> str:
         return f"{settings.GITHUB_URL}/login/oauth/authorize"
 
     @property
-    def access_token_url(self) -> str:  # type: ignore[override]
+    def access_token_url(self) -> str:
         return f"{settings.GITHUB_URL}/login/oauth/access_token"
 
     @property
-    def profile_url(self) -> str:  # type: ignore[override]
+    def profile_url(self) -> str:
         return f"{settings.GITHUB_API_URL}/user"
 
     @property
-    def emails_url(self) -> str:  # type: ignore[override]
+    def emails_url(self) -> str:
         return f"{settings.GITHUB_API_URL}/user/emails"
 
 
@@ -93,15 +93,15 @@ class GoogleAdapter(GoogleOAuth2Adapter):
     """Google's endpoints from settings."""
 
     @property
-    def authorize_url(self) -> str:  # type: ignore[override]
+    def authorize_url(self) -> str:
         return settings.GOOGLE_AUTHORIZE_URL
 
     @property
-    def access_token_url(self) -> str:  # type: ignore[override]
+    def access_token_url(self) -> str:
         return settings.GOOGLE_TOKEN_URL
 
     @property
-    def identity_url(self) -> str:  # type: ignore[override]
+    def identity_url(self) -> str:
         return settings.GOOGLE_USERINFO_URL
 
 

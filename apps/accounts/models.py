@@ -4,6 +4,8 @@ import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
 from discobot.models import TimestampedModel
@@ -65,21 +67,26 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
         return self.email
 
 
-class UserSession(models.Model):
+class UserSession(AbstractBaseSession):
     """A browser login. The cookie holds the token; only its SHA-256 is stored (contract §1)."""
 
-    token_hash = models.CharField(primary_key=True, max_length=64, editable=False)
+    # Not the cookie value, as in Django's own table: the SHA-256 of it.
+    session_key = models.CharField("token hash", primary_key=True, max_length=64, editable=False)
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, null=True, blank=True, related_name="sessions"
     )
-    session_data = models.TextField(editable=False)
-    expire_date = models.DateTimeField(db_index=True)
 
     class Meta:
         ordering = ("-expire_date",)
 
     def __str__(self) -> str:
         return f"session of {self.user_id or 'nobody'} until {self.expire_date:%Y-%m-%d}"
+
+    @classmethod
+    def get_session_store_class(cls) -> type[SessionBase]:
+        from apps.accounts.sessions import SessionStore
+
+        return SessionStore
 
 
 class ApiToken(TimestampedModel):

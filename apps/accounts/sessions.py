@@ -27,7 +27,7 @@ class SessionStore(DatabaseSessionStore):
 
     def _get_session_from_db(self) -> UserSession | None:
         session = UserSession.objects.filter(
-            token_hash=session_token_hash(self.session_key or ""),
+            session_key=session_token_hash(self.session_key or ""),
             expire_date__gt=timezone.now(),
         ).first()
         if session is None:
@@ -38,14 +38,14 @@ class SessionStore(DatabaseSessionStore):
         return await sync_to_async(self._get_session_from_db)()
 
     def exists(self, session_key: str) -> bool:
-        return UserSession.objects.filter(token_hash=session_token_hash(session_key)).exists()
+        return UserSession.objects.filter(session_key=session_token_hash(session_key)).exists()
 
     async def aexists(self, session_key: str) -> bool:
         return await sync_to_async(self.exists)(session_key)
 
     def create_model_instance(self, data: dict[str, Any]) -> UserSession:
         return UserSession(
-            token_hash=session_token_hash(self._get_or_create_session_key()),
+            session_key=session_token_hash(self._get_or_create_session_key()),  # type: ignore[attr-defined]
             user_id=data.get("_auth_user_id"),
             session_data=self.encode(data),
             expire_date=self.get_expiry_date(),
@@ -57,7 +57,7 @@ class SessionStore(DatabaseSessionStore):
     def delete(self, session_key: str | None = None) -> None:
         session_key = session_key or self.session_key
         if session_key:
-            UserSession.objects.filter(token_hash=session_token_hash(session_key)).delete()
+            UserSession.objects.filter(session_key=session_token_hash(session_key)).delete()
 
     async def adelete(self, session_key: str | None = None) -> None:
         await sync_to_async(self.delete)(session_key)

@@ -43,7 +43,7 @@ class NewApiTokenOutputSerializer(ApiTokenOutputSerializer):
     token = serializers.SerializerMethodField()
 
     class Meta(ApiTokenOutputSerializer.Meta):
-        fields = (*ApiTokenOutputSerializer.Meta.fields, "token")
+        fields = ("id", "name", "prefix", "createdAt", "expiresAt", "lastUsedAt", "token")  # type: ignore[assignment]
 
     def get_token(self, token: ApiToken) -> str:
         return self.context["token"]

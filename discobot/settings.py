@@ -260,18 +260,22 @@ LOGIN_PROVIDER_CREDENTIALS = {
     "github": (env_secret("GITHUB_CLIENT_ID"), env_secret("GITHUB_CLIENT_SECRET")),
     "google": (env_secret("GOOGLE_CLIENT_ID"), env_secret("GOOGLE_CLIENT_SECRET")),
 }
-LOGIN_PROVIDER_SCOPES = {
-    "github": ["read:user", "user:email"],
-    "google": ["openid", "email", "profile"],
-}
+# allauth's own provider classes, with endpoints read from the settings below at request time.
 SOCIALACCOUNT_PROVIDERS = {
-    provider: {
-        "APPS": [{"client_id": client_id, "secret": secret, "key": ""}],
-        "SCOPE": LOGIN_PROVIDER_SCOPES[provider],
-    }
-    for provider, (client_id, secret) in LOGIN_PROVIDER_CREDENTIALS.items()
-    if client_id and secret
+    "github": {
+        "provider_class": "apps.accounts.adapters.DiscobotGitHubProvider",
+        "SCOPE": ["read:user", "user:email"],
+    },
+    "google": {
+        "provider_class": "apps.accounts.adapters.DiscobotGoogleProvider",
+        "SCOPE": ["openid", "email", "profile"],
+    },
 }
+for _provider, (_client_id, _secret) in LOGIN_PROVIDER_CREDENTIALS.items():
+    if _client_id and _secret:
+        SOCIALACCOUNT_PROVIDERS[_provider]["APPS"] = [
+            {"client_id": _client_id, "secret": _secret, "key": ""}
+        ]
 # Provider endpoints; tests and GitHub Enterprise point them elsewhere.
 GITHUB_URL = env.str("GITHUB_URL", default="https://github.com").rstrip("/")
 GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com").rstrip("/")
@@ -326,6 +330,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # With AUTH_ENABLED=true the description, like every /api path, needs a login.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -8,7 +8,9 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
+from allauth.socialaccount.providers.github.provider import GitHubProvider
 from allauth.socialaccount.providers.github.views import GitHubOAuth2Adapter
+from allauth.socialaccount.providers.google.provider import GoogleProvider
 from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -106,3 +108,11 @@ class GoogleAdapter(GoogleOAuth2Adapter):
 
 
 PROVIDER_ADAPTERS: dict[str, type] = {"github": GitHubAdapter, "google": GoogleAdapter}
+
+
+class DiscobotGitHubProvider(GitHubProvider):
+    oauth2_adapter_class = GitHubAdapter
+
+
+class DiscobotGoogleProvider(GoogleProvider):
+    oauth2_adapter_class = GoogleAdapter

@@ -31,9 +31,8 @@ UNAUTHENTICATED = {401: OpenApiResponse(ErrorSerializer, description="Not authen
 
 
 def configured_providers() -> list[str]:
-    return [
-        provider for provider in PROVIDER_ADAPTERS if provider in settings.SOCIALACCOUNT_PROVIDERS
-    ]
+    providers = settings.SOCIALACCOUNT_PROVIDERS
+    return [name for name in PROVIDER_ADAPTERS if providers.get(name, {}).get("APPS")]
 
 
 def as_temporary_redirect(response: HttpResponse) -> HttpResponse:

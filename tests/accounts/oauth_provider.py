@@ -96,7 +96,7 @@ def handler_for(provider: OAuthProvider) -> type[BaseHTTPRequestHandler]:
             self.send_json({"access_token": token, "token_type": "bearer", "expires_in": 3600})
 
         def bearer_of(self, which: str) -> bool:
-            scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+            _, _, token = self.headers.get("Authorization", "").partition(" ")
             return provider.tokens.get(token) == which
 
         def do_GET(self) -> None:

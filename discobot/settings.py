@@ -261,7 +261,7 @@ LOGIN_PROVIDER_CREDENTIALS = {
     "google": (env_secret("GOOGLE_CLIENT_ID"), env_secret("GOOGLE_CLIENT_SECRET")),
 }
 # allauth's own provider classes, with endpoints read from the settings below at request time.
-SOCIALACCOUNT_PROVIDERS = {
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {
     "github": {
         "provider_class": "apps.accounts.adapters.DiscobotGitHubProvider",
         "SCOPE": ["read:user", "user:email"],

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None
 
 

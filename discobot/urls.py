@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView
 
 from apps.accounts.api import urls as account_urls
 from discobot import views
@@ -11,7 +11,7 @@ register_converter(ProjectIdConverter, "project_id")
 api_patterns: list[URLPattern | URLResolver] = [
     path("status", views.SystemStatusView.as_view(), name="system-status"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("docs", views.ApiDocsView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("", include(account_urls.api_patterns)),
     path("", include("apps.projects.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.

@@ -7,7 +7,9 @@ import shutil
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,3 +70,12 @@ def api_not_found(request: HttpRequest, exception: Exception | None = None) -> J
 
 def server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"error": "Internal server error"}, status=500)
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """The Swagger UI page; its errors (a missing login) are JSON like every /api answer."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)

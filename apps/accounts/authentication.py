@@ -6,11 +6,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from apps.accounts.models import ApiToken, User
-from apps.accounts.ratelimits import (
-    auth_failure_count,
-    auth_failures_exceeded,
-    retry_after_seconds,
-)
+from apps.accounts.ratelimits import auth_failure_count, auth_failure_retry_after
 from apps.accounts.selectors import anonymous_user, api_token_authenticate
 
 
@@ -36,8 +32,9 @@ class ApiTokenAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword:
             return None
-        if auth_failures_exceeded(request._request):
-            raise exceptions.Throttled(wait=retry_after_seconds())
+        retry_after = auth_failure_retry_after(request._request)
+        if retry_after is not None:
+            raise exceptions.Throttled(wait=retry_after, detail="Too many failed attempts")
         if len(parts) != 2:
             auth_failure_count(request._request)
             raise exceptions.AuthenticationFailed("Invalid token")

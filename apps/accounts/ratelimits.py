@@ -1,27 +1,31 @@
-"""Per-address limits on failed authentication attempts (django-ratelimit counters)."""
+"""Per-address limits on failed authentication attempts (django-ratelimit counters).
+
+After AUTH_FAILURE_RATE's number of failures in its window, further attempts from that address
+are refused with 429 until the window ends.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage
 
 AUTH_FAILURES = "auth-failures"
-PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def retry_after_seconds() -> int:
-    """The length of the limit's window: an upper bound on the wait."""
-    return PERIODS[settings.AUTH_FAILURE_RATE.split("/")[1][-1]]
-
-
-def auth_failures_exceeded(request: HttpRequest) -> bool:
-    return is_ratelimited(
-        request, group=AUTH_FAILURES, key="ip", rate=settings.AUTH_FAILURE_RATE, increment=False
-    )
+def auth_failure_retry_after(request: HttpRequest) -> int | None:
+    """Seconds until the address may try again, or None while it is within its allowance."""
+    usage = get_usage(request, group=AUTH_FAILURES, key="ip", rate=settings.AUTH_FAILURE_RATE)
+    if usage is None or usage["count"] < usage["limit"]:
+        return None
+    return max(1, usage["time_left"])
 
 
 def auth_failure_count(request: HttpRequest) -> None:
-    is_ratelimited(
-        request, group=AUTH_FAILURES, key="ip", rate=settings.AUTH_FAILURE_RATE, increment=True
+    get_usage(
+        request,
+        group=AUTH_FAILURES,
+        key="ip",
+        rate=settings.AUTH_FAILURE_RATE,
+        increment=True,
     )

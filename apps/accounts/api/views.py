@@ -23,7 +23,7 @@ from apps.accounts.api.serializers import (
     NewApiTokenOutputSerializer,
     UserOutputSerializer,
 )
-from apps.accounts.ratelimits import auth_failures_exceeded, retry_after_seconds
+from apps.accounts.ratelimits import auth_failure_retry_after
 from discobot.api.requests import AuthenticatedRequest
 from discobot.api.serializers import ErrorSerializer, SuccessSerializer
 
@@ -64,9 +64,10 @@ def login(request: HttpRequest, provider: str) -> HttpResponse:
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     if provider not in configured_providers():
         return unknown_provider(provider)
-    if auth_failures_exceeded(request):
+    retry_after = auth_failure_retry_after(request)
+    if retry_after is not None:
         response = JsonResponse({"error": "Too many failed login attempts"}, status=429)
-        response["Retry-After"] = str(retry_after_seconds())
+        response["Retry-After"] = str(retry_after)
         return response
     view = OAuth2CallbackView.adapter_view(PROVIDER_ADAPTERS[provider])
     return as_temporary_redirect(view(request))

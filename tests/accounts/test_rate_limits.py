@@ -1,0 +1,79 @@
+"""Failed bearer tokens and failed login callbacks are limited per client address
+(AUTH_FAILURE_RATE, 10 a minute by default): the 11th attempt gets 429 with Retry-After."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from apps.accounts.services import api_token_create
+
+pytestmark = pytest.mark.django_db
+
+ALLOWED_FAILURES = 10
+
+
+def bad_token_attempt(address: str = "203.0.113.7"):
+    client = APIClient(REMOTE_ADDR=address)
+    client.credentials(HTTP_AUTHORIZATION="Bearer dbt_guess")
+    return client.get("/api/projects")
+
+
+def test_the_default_limit_is_ten_a_minute(settings):
+    assert settings.AUTH_FAILURE_RATE == "10/m"
+
+
+def test_bad_tokens_are_limited_after_ten_failures(auth_enabled, owner):
+    for _ in range(ALLOWED_FAILURES):
+        assert bad_token_attempt().status_code == 401
+
+    limited = bad_token_attempt()
+
+    assert limited.status_code == 429
+    assert "error" in limited.json()
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    # Even a good token from that address waits: the address is guessing.
+    _, good = api_token_create(user=owner, name="t")
+    client = APIClient(REMOTE_ADDR="203.0.113.7")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {good}")
+    assert client.get("/api/projects").status_code == 429
+
+
+def test_the_limit_is_per_address(auth_enabled):
+    for _ in range(ALLOWED_FAILURES + 1):
+        bad_token_attempt("203.0.113.7")
+
+    assert bad_token_attempt("198.51.100.1").status_code == 401
+
+
+def test_successful_token_use_does_not_count(auth_enabled, owner):
+    _, good = api_token_create(user=owner, name="t")
+    client = APIClient(REMOTE_ADDR="203.0.113.9")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {good}")
+
+    for _ in range(ALLOWED_FAILURES * 2):
+        assert client.get("/api/projects").status_code == 200
+
+
+def test_failed_callbacks_are_limited(provider):
+    client = Client(REMOTE_ADDR="203.0.113.8")
+    for _ in range(ALLOWED_FAILURES):
+        assert client.get("/auth/callback/github?code=x&state=forged").status_code == 400
+
+    limited = client.get("/auth/callback/github?code=x&state=forged")
+
+    assert limited.status_code == 429
+    assert limited.json() == {"error": "Too many failed login attempts"}
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+
+
+def test_the_rate_is_configurable(auth_enabled, settings):
+    settings.AUTH_FAILURE_RATE = "3/h"
+    for _ in range(3):
+        assert bad_token_attempt().status_code == 401
+
+    limited = bad_token_attempt()
+
+    assert limited.status_code == 429
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600

@@ -25,7 +25,12 @@ def walk(patterns, prefix: str = ""):
 
 
 def concrete(route: str) -> str:
-    return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE_VALUES[m.group(1) or "str"], route)
+    """`api/projects/<project_id:project_id>` -> `/api/projects/local`."""
+
+    def sample(match: re.Match[str]) -> str:
+        return SAMPLE_VALUES[match.group(1) or "str"]
+
+    return "/" + re.sub(r"<(?:(\w+):)?\w+>", sample, route)
 
 
 def api_endpoints() -> list[tuple[str, str]]:

@@ -150,7 +150,7 @@ def oauth_provider() -> Iterator[OAuthProvider]:
     provider = OAuthProvider()
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(provider))
     provider.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield provider

@@ -182,3 +182,24 @@ def test_sessions_are_stored_hashed(provider):
     assert len(cookie) >= 32
     assert not any(cookie in row for row in dumped)
     assert UserSession.objects.get().user == User.objects.get(email="octo@example.com")
+
+
+def test_a_user_signed_in_with_github_accepts_an_invitation(provider, client_for, owner, project):
+    invitation = client_for(owner).post(
+        f"/api/projects/{project.id}/invitations",
+        {"email": "octo@example.com", "role": "admin"},
+        format="json",
+    )
+    token = invitation.json()["token"]
+    octo = Client()
+    sign_in(octo, "github")
+    assert octo.get(f"/api/projects/{project.id}").status_code == 404
+
+    accepted = octo.post(f"/api/projects/{project.id}/invitations/{token}/accept")
+
+    assert accepted.status_code == 200
+    assert octo.get(f"/api/projects/{project.id}").status_code == 200
+    roles = {m["email"]: m["role"] for m in octo.get(f"/api/projects/{project.id}/members").json()}
+    assert roles["octo@example.com"] == "admin"
+    again = octo.post(f"/api/projects/{project.id}/invitations/{token}/accept")
+    assert again.status_code == 400

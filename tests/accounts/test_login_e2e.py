@@ -40,7 +40,7 @@ class Browser:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def cookie(self, name: str) -> str:
-        return next(cookie.value for cookie in self.jar if cookie.name == name)
+        return next(cookie.value or "" for cookie in self.jar if cookie.name == name)
 
     def request(
         self, path: str, method: str = "GET", body: dict | None = None, headers: dict | None = None

@@ -8,6 +8,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,11 +20,16 @@ STRONG_KEY = "cd" * 32
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
+def server_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("login-e2e")
+
+
+@pytest.fixture(scope="module")
+def server(server_dir) -> Iterator[str]:
     with (
         oauth_provider() as provider,
         running_server(
-            tmp_path_factory.mktemp("login-e2e"),
+            server_dir,
             AUTH_ENABLED="true",
             SESSION_SECRET=STRONG_SECRET,
             ENCRYPTION_KEY=STRONG_KEY,
@@ -62,7 +68,7 @@ class Browser:
         return self.request(path, "POST", body, {"X-CSRFToken": self.cookie("csrftoken")})
 
 
-def test_login_work_and_logout_like_a_browser(server):
+def test_login_work_and_logout_like_a_browser(server, server_dir):
     browser = Browser(server)
 
     status, final_url, _ = browser.request("/auth/login/github")
@@ -73,6 +79,7 @@ def test_login_work_and_logout_like_a_browser(server):
     status, _, body = browser.request("/auth/me")
     assert status == 200
     assert json.loads(body)["email"] == "octo@example.com"
+    session_cookie = browser.cookie("discobot_session")
 
     status, _, body = browser.post_with_csrf("/api/projects", {"name": "Octo's work"})
     assert status == 201
@@ -94,6 +101,10 @@ def test_login_work_and_logout_like_a_browser(server):
     )
     assert status == 200
     assert json.loads(body)["name"] == "Octo's work"
+    server_log = (server_dir / "server.log").read_text()
+    assert "/api/projects" in server_log
+    assert session_cookie not in server_log
+    assert token not in server_log
 
 
 def test_without_credentials_the_api_is_closed(server):

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_tasks",
+    "django_tasks_db",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
@@ -188,6 +190,22 @@ if REDIS_URL := env.str("REDIS_URL", default=""):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Background jobs (django-tasks, database backend; `manage.py worker` runs them) -----------
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+JOB_RETRY_BACKOFF_SECONDS = env.float("JOB_RETRY_BACKOFF_SECONDS", default=5.0)
+# A running job renews its lease every third of this; a job whose lease ran out lost its worker.
+JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=30.0)
+WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
+
+# --- Events (GET /api/projects/{id}/events) ---------------------------------------------------
+
+# A stream also re-reads the event table this often, so events written by a worker reach it
+# without Redis; with Redis the channel layer wakes it at once.
+EVENTS_POLL_SECONDS = env.float("EVENTS_POLL_SECONDS", default=5.0 if REDIS_URL else 1.0)
+EVENTS_KEEPALIVE_SECONDS = env.float("EVENTS_KEEPALIVE_SECONDS", default=15.0)
 
 # --- Channels ---------------------------------------------------------------------------------
 
@@ -345,6 +363,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "apps.projects.models.Role",
         "InvitableRoleEnum": ["admin", "member"],
+        "SessionStatusEnum": "apps.workspaces.models.SessionStatus",
+        "WorkspaceStatusEnum": "apps.workspaces.models.WorkspaceStatus",
+        "CommitStatusEnum": "apps.workspaces.models.CommitStatus",
     },
 }
 
@@ -357,3 +378,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Workspaces and sandboxes -----------------------------------------------------------------
+
+# When set, local workspaces must lie inside one of these folders.
+WORKSPACE_ROOTS = [Path(root).expanduser() for root in env.list("WORKSPACE_ROOTS", default=[])]
+SANDBOX_PROVIDER = env.str("SANDBOX_PROVIDER", default="local")
+SANDBOX_PROVIDERS = ["local"]

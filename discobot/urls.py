@@ -4,9 +4,10 @@ from drf_spectacular.views import SpectacularJSONAPIView
 
 from apps.accounts.api import urls as account_urls
 from discobot import views
-from discobot.api.converters import ProjectIdConverter
+from discobot.api.converters import ProjectIdConverter, SessionIdConverter
 
 register_converter(ProjectIdConverter, "project_id")
+register_converter(SessionIdConverter, "session_id")
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("status", views.SystemStatusView.as_view(), name="system-status"),
@@ -14,6 +15,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("docs", views.ApiDocsView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("", include(account_urls.api_patterns)),
     path("", include("apps.projects.api.urls")),
+    path("", include("apps.workspaces.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.
     re_path(r"^.*$", views.api_not_found),
 ]

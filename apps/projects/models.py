@@ -116,3 +116,51 @@ class ProjectEvent(UUIDModel):
 
     def __str__(self) -> str:
         return f"{self.project_id}#{self.seq} {self.type}"
+
+
+class JobType(models.TextChoices):
+    WORKSPACE_INIT = "workspace_init", "Workspace init"
+    SESSION_INIT = "session_init", "Session init"
+    SESSION_DELETE = "session_delete", "Session delete"
+    SESSION_COMMIT = "session_commit", "Session commit"
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class Job(UUIDModel):
+    """A piece of long work on a project's resource, run by a worker, retried, recovered.
+
+    Each attempt is one django-tasks task; the job row holds what the client sees and what
+    retries and recovery need (attempts, the running attempt's lease).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    type = models.CharField(max_length=30, choices=JobType.choices)
+    resource_type = models.CharField(max_length=20)
+    resource_id = models.CharField(max_length=65)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField()
+    error = models.TextField(blank=True)
+    run_after = models.DateTimeField(null=True, blank=True)
+    # A running attempt renews its lease; one whose lease ran out lost its worker.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    worker_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        indexes = (
+            models.Index(fields=("status", "lease_expires_at"), name="job_lease_idx"),
+            models.Index(fields=("resource_type", "resource_id"), name="job_resource_idx"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.resource_id} ({self.status})"

@@ -6,6 +6,8 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -131,13 +133,29 @@ def invitation_accept(*, project_id: str, token: str, user: User) -> ProjectMemb
     return member
 
 
+def project_events_group(project_id: str) -> str:
+    """The channel-layer group a project's event streams listen on."""
+    return f"project-events.{project_id}"
+
+
 @transaction.atomic
 def project_event_record(*, project_id: str, type: str, data: dict) -> ProjectEvent:
-    """Appends an event to the project's stream with the next `seq`.
+    """Appends an event to the project's stream with the next `seq`, and wakes its listeners.
 
     The UPDATE holds the project row's lock until commit, so a project's events commit in `seq`
     order: a reader resuming after seq N can never later see a smaller seq appear.
     """
     Project.objects.filter(id=project_id).update(last_event_seq=F("last_event_seq") + 1)
     seq = Project.objects.values_list("last_event_seq", flat=True).get(id=project_id)
-    return ProjectEvent.objects.create(project_id=project_id, seq=seq, type=type, data=data)
+    event = ProjectEvent.objects.create(project_id=project_id, seq=seq, type=type, data=data)
+    transaction.on_commit(lambda: project_events_wake(project_id=project_id, seq=seq))
+    return event
+
+
+def project_events_wake(*, project_id: str, seq: int) -> None:
+    """Tells the project's open streams (in any process, with Redis) that `seq` is committed."""
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(
+            project_events_group(project_id), {"type": "project.event", "seq": seq}
+        )

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class WorkspacesConfig(AppConfig):
     name = "apps.workspaces"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.workspaces import tasks  # noqa: F401  (registers the job handlers)

@@ -11,3 +11,15 @@ class ProjectIdConverter:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+class SessionIdConverter:
+    """A client-generated session id (contract §2): letters, digits and dashes, at most 65."""
+
+    regex = "[A-Za-z0-9-]{1,65}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value

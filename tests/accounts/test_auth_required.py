@@ -12,7 +12,13 @@ from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE_VALUES = {"project_id": "local", "uuid": str(uuid.uuid4()), "str": "x", "path": "x"}
+SAMPLE_VALUES = {
+    "project_id": "local",
+    "session_id": "session-1",
+    "uuid": str(uuid.uuid4()),
+    "str": "x",
+    "path": "x",
+}
 
 
 def walk(patterns, prefix: str = ""):

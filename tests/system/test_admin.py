@@ -12,13 +12,15 @@ from apps.accounts.models import User
 from apps.accounts.services import api_token_create
 from apps.agents.models import AgentMCPServer
 from apps.credentials.models import Credential
-from apps.projects.models import ProjectInvitation
+from apps.projects.jobs import job_enqueue
+from apps.projects.models import JobType, ProjectInvitation
 from tests.accounts.factories import UserFactory
 from tests.agents.factories import MCPServerFactory
 from tests.chat.factories import MessageFactory
 from tests.credentials.factories import CredentialFactory
 from tests.projects.factories import EventFactory, InvitationFactory, MemberFactory
 from tests.terminal.factories import TerminalHistoryFactory
+from tests.workspaces.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +46,13 @@ def one_of_everything(project):
     api_token_create(user=UserFactory.create(), name="ci")
     InvitationFactory.create(project=project, token=SECRET_TOKEN)
     EventFactory.create(project=project)
+    WorkspaceFactory.create(project=project)
+    job_enqueue(
+        project_id=project.id,
+        type=JobType.WORKSPACE_INIT,
+        resource_type="workspace",
+        resource_id="w",
+    )
     CredentialFactory.create(project=project, encrypted_data=SECRET_API_KEY.encode())
     message = MessageFactory.create(session__workspace__project=project)
     TerminalHistoryFactory.create(session=message.session)

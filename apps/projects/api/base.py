@@ -18,12 +18,11 @@ ROLE_REQUIRED_MESSAGES = {
 }
 
 
+# Resolves the caller's membership before the handler runs. A project the caller is not a
+# member of answers 404, so its existence is not confirmed; a member without the role a method
+# needs (`required_roles`) gets 403. (A comment, not a docstring: drf-spectacular would publish
+# a docstring as every endpoint's description.)
 class ProjectScopedView(APIView):
-    """Resolves the caller's membership before the handler runs.
-
-    A project the caller is not a member of answers 404, so its existence is not confirmed;
-    a member without the role a method needs (`required_roles`) gets 403.
-    """
 
     required_roles: ClassVar[dict[str, Role]] = {}
     project: Project

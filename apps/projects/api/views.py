@@ -120,8 +120,8 @@ class InvitationCreateView(ProjectScopedView):
         return Response(output.data, status=status.HTTP_201_CREATED)
 
 
+# Not membership-scoped: the caller becomes a member by accepting.
 class InvitationAcceptView(APIView):
-    """Not membership-scoped: the caller becomes a member by accepting."""
 
     @extend_schema(
         summary="Accept an invitation with its token",

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from apps.workspaces.models import SESSION_ID_PATTERN, Session, SessionStatus, SourceType, Workspace
+from discobot.api.serializers import StrictSerializer
+
+
+def blank_to_none(value: str) -> str | None:
+    return value or None
+
+
+@extend_schema_serializer(component_name="Session")
+class SessionOutputSerializer(serializers.ModelSerializer):
+    projectId = serializers.CharField(source="project_id")
+    displayName = serializers.SerializerMethodField()
+    timestamp = serializers.DateTimeField(source="updated_at")
+    commitStatus = serializers.SerializerMethodField()
+    commitError = serializers.SerializerMethodField()
+    baseCommit = serializers.SerializerMethodField()
+    appliedCommit = serializers.SerializerMethodField()
+    errorMessage = serializers.SerializerMethodField()
+    files = serializers.SerializerMethodField()
+    workspaceId = serializers.UUIDField(source="workspace_id")
+    agentId = serializers.UUIDField(source="agent_id", allow_null=True)
+    workspacePath = serializers.SerializerMethodField()
+    workspaceCommit = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Session
+        fields = (
+            "id",
+            "projectId",
+            "name",
+            "displayName",
+            "description",
+            "timestamp",
+            "status",
+            "commitStatus",
+            "commitError",
+            "baseCommit",
+            "appliedCommit",
+            "errorMessage",
+            "files",
+            "workspaceId",
+            "agentId",
+            "workspacePath",
+            "workspaceCommit",
+        )
+
+    def get_displayName(self, session: Session) -> str | None:
+        return blank_to_none(session.display_name)
+
+    def get_commitStatus(self, session: Session) -> str:
+        return session.commit_status
+
+    def get_commitError(self, session: Session) -> str | None:
+        return blank_to_none(session.commit_error)
+
+    def get_baseCommit(self, session: Session) -> str | None:
+        return blank_to_none(session.base_commit)
+
+    def get_appliedCommit(self, session: Session) -> str | None:
+        return blank_to_none(session.applied_commit)
+
+    def get_errorMessage(self, session: Session) -> str | None:
+        return blank_to_none(session.error_message)
+
+    def get_files(self, session: Session) -> list[str]:
+        return []  # the contract keeps this field, always empty
+
+    def get_workspacePath(self, session: Session) -> str | None:
+        return blank_to_none(session.workspace_path)
+
+    def get_workspaceCommit(self, session: Session) -> str | None:
+        return blank_to_none(session.workspace_commit)
+
+
+@extend_schema_serializer(component_name="Workspace")
+class WorkspaceOutputSerializer(serializers.ModelSerializer):
+    displayName = serializers.SerializerMethodField()
+    sourceType = serializers.CharField(source="source_type")
+    errorMessage = serializers.SerializerMethodField()
+    commit = serializers.SerializerMethodField()
+    workDir = serializers.SerializerMethodField()
+    sessions = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = Workspace
+        fields = (
+            "id",
+            "path",
+            "displayName",
+            "sourceType",
+            "provider",
+            "status",
+            "errorMessage",
+            "commit",
+            "workDir",
+            "sessions",
+            "createdAt",
+            "updatedAt",
+        )
+
+    def get_displayName(self, workspace: Workspace) -> str | None:
+        return blank_to_none(workspace.display_name)
+
+    def get_errorMessage(self, workspace: Workspace) -> str | None:
+        return blank_to_none(workspace.error_message)
+
+    def get_commit(self, workspace: Workspace) -> str | None:
+        return blank_to_none(workspace.commit)
+
+    def get_workDir(self, workspace: Workspace) -> str | None:
+        return blank_to_none(workspace.work_dir)
+
+    def get_sessions(self, workspace: Workspace) -> list[dict[str, Any]]:
+        """Filled in on a single workspace (`with_sessions`), empty in lists (contract §2)."""
+        if not self.context.get("with_sessions"):
+            return []
+        return list(SessionOutputSerializer(workspace.sessions.all(), many=True).data)
+
+
+@extend_schema_serializer(component_name="WorkspaceCreate")
+class WorkspaceCreateSerializer(StrictSerializer):
+    path = serializers.CharField(max_length=1000)
+    displayName = serializers.CharField(
+        source="display_name", max_length=200, required=False, allow_null=True, allow_blank=True
+    )
+    sourceType = serializers.ChoiceField(
+        source="source_type", choices=SourceType.choices, default=SourceType.LOCAL
+    )
+    provider = serializers.CharField(max_length=20, required=False, allow_blank=True)
+
+
+@extend_schema_serializer(component_name="WorkspaceUpdate")
+class WorkspaceUpdateSerializer(StrictSerializer):
+    path = serializers.CharField(max_length=1000, required=False)
+    displayName = serializers.CharField(
+        source="display_name", max_length=200, required=False, allow_null=True, allow_blank=True
+    )
+    provider = serializers.CharField(
+        max_length=20, required=False, allow_null=True, allow_blank=True
+    )
+
+
+@extend_schema_serializer(component_name="SessionCreate")
+class SessionCreateSerializer(StrictSerializer):
+    id = serializers.RegexField(
+        SESSION_ID_PATTERN,
+        max_length=65,
+        error_messages={"invalid": "Session id must be 1-65 letters, digits or dashes"},
+    )
+    workspaceId = serializers.UUIDField(source="workspace_id")
+    agentId = serializers.UUIDField(source="agent_id", required=False, allow_null=True)
+    name = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+
+
+@extend_schema_serializer(component_name="SessionUpdate")
+class SessionUpdateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100, required=False)
+    displayName = serializers.CharField(
+        source="display_name", max_length=200, required=False, allow_null=True, allow_blank=True
+    )
+    status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.projects.api.base import ProjectScopedView
+from apps.workspaces import selectors, services
+from apps.workspaces.api.serializers import (
+    SessionCreateSerializer,
+    SessionOutputSerializer,
+    SessionUpdateSerializer,
+    WorkspaceCreateSerializer,
+    WorkspaceOutputSerializer,
+    WorkspaceUpdateSerializer,
+)
+from discobot.api.serializers import ErrorSerializer, SuccessSerializer
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid request"),
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
+    404: OpenApiResponse(ErrorSerializer, description="Not found (or not a member)"),
+}
+CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Conflict")}
+
+
+class WorkspaceListView(ProjectScopedView):
+    @extend_schema(
+        summary="List workspaces (their `sessions` arrays are empty)",
+        operation_id="workspaces_list",
+        responses={
+            200: inline_serializer(
+                "WorkspaceList", {"workspaces": WorkspaceOutputSerializer(many=True)}
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, project_id: str) -> Response:
+        workspaces = selectors.workspace_list(project=self.project)
+        return Response({"workspaces": WorkspaceOutputSerializer(workspaces, many=True).data})
+
+    @extend_schema(
+        summary="Add a workspace; it is prepared (or cloned) in the background",
+        request=WorkspaceCreateSerializer,
+        responses={201: WorkspaceOutputSerializer, **ERRORS},
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        body = WorkspaceCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        workspace = services.workspace_create(project=self.project, **body.validated_data)
+        return Response(WorkspaceOutputSerializer(workspace).data, status=status.HTTP_201_CREATED)
+
+
+class WorkspaceProvidersView(ProjectScopedView):
+    @extend_schema(
+        summary="Sandbox providers this server offers",
+        responses=inline_serializer(
+            "WorkspaceProviders",
+            {"providers": serializers.ListField(child=serializers.CharField())},
+        ),
+    )
+    def get(self, request: Request, project_id: str) -> Response:
+        return Response({"providers": settings.SANDBOX_PROVIDERS})
+
+
+class WorkspaceDetailView(ProjectScopedView):
+    @extend_schema(
+        summary="A workspace with its sessions",
+        responses={200: WorkspaceOutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request, project_id: str, workspace_id: str) -> Response:
+        workspace = selectors.workspace_get(
+            project=self.project, workspace_id=workspace_id, with_sessions=True
+        )
+        output = WorkspaceOutputSerializer(workspace, context={"with_sessions": True})
+        return Response(output.data)
+
+    @extend_schema(
+        summary="Change a workspace (fields present change; `displayName: null` clears it)",
+        request=WorkspaceUpdateSerializer,
+        responses={200: WorkspaceOutputSerializer, **ERRORS},
+    )
+    def put(self, request: Request, project_id: str, workspace_id: str) -> Response:
+        workspace = selectors.workspace_get(project=self.project, workspace_id=workspace_id)
+        body = WorkspaceUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        workspace = services.workspace_update(workspace=workspace, changes=body.validated_data)
+        return Response(WorkspaceOutputSerializer(workspace).data)
+
+    @extend_schema(
+        summary="Delete a workspace and its sessions",
+        parameters=[
+            OpenApiParameter(
+                "deleteFiles", bool, description="Also remove the server's clone of a git workspace"
+            )
+        ],
+        responses={200: SuccessSerializer, **ERRORS},
+    )
+    def delete(self, request: Request, project_id: str, workspace_id: str) -> Response:
+        workspace = selectors.workspace_get(project=self.project, workspace_id=workspace_id)
+        delete_files = request.query_params.get("deleteFiles", "").lower() in ("true", "1")
+        services.workspace_delete(workspace=workspace, delete_files=delete_files)
+        return Response({"success": True})
+
+
+class WorkspaceSessionsView(ProjectScopedView):
+    @extend_schema(
+        summary="The sessions of a workspace",
+        responses={
+            200: inline_serializer("SessionList", {"sessions": SessionOutputSerializer(many=True)}),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, project_id: str, workspace_id: str) -> Response:
+        workspace = selectors.workspace_get(project=self.project, workspace_id=workspace_id)
+        sessions = selectors.session_list(workspace=workspace)
+        return Response({"sessions": SessionOutputSerializer(sessions, many=True).data})
+
+
+class SessionCreateView(ProjectScopedView):
+    @extend_schema(
+        summary="Create a session with a client-chosen id; its sandbox is prepared later",
+        request=SessionCreateSerializer,
+        responses={201: SessionOutputSerializer, **ERRORS, **CONFLICT},
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        body = SessionCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        session = services.session_create(
+            project=self.project,
+            session_id=data["id"],
+            workspace_id=str(data["workspace_id"]),
+            agent_id=str(data["agent_id"]) if data.get("agent_id") else None,
+            name=data.get("name", ""),
+        )
+        return Response(SessionOutputSerializer(session).data, status=status.HTTP_201_CREATED)
+
+
+class SessionDetailView(ProjectScopedView):
+    @extend_schema(summary="A session", responses={200: SessionOutputSerializer, **ERRORS})
+    def get(self, request: Request, project_id: str, session_id: str) -> Response:
+        session = selectors.session_get(project=self.project, session_id=session_id)
+        return Response(SessionOutputSerializer(session).data)
+
+    @extend_schema(
+        summary="Rename a session or change its status where allowed",
+        request=SessionUpdateSerializer,
+        responses={200: SessionOutputSerializer, **ERRORS, **CONFLICT},
+    )
+    def put(self, request: Request, project_id: str, session_id: str) -> Response:
+        session = selectors.session_get(project=self.project, session_id=session_id)
+        body = SessionUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        session = services.session_update(session=session, changes=body.validated_data)
+        return Response(SessionOutputSerializer(session).data)
+
+    patch = put
+
+    @extend_schema(
+        summary="Delete a session (status `removing`, then gone)",
+        responses={200: SuccessSerializer, **ERRORS},
+    )
+    def delete(self, request: Request, project_id: str, session_id: str) -> Response:
+        session = selectors.session_get(project=self.project, session_id=session_id)
+        services.session_delete(session=session)
+        return Response({"success": True})
+
+
+class SessionCommitView(ProjectScopedView):
+    @extend_schema(
+        summary="Commit the session's changes onto its workspace (in the background)",
+        request=None,
+        responses={200: SuccessSerializer, **ERRORS, **CONFLICT},
+    )
+    def post(self, request: Request, project_id: str, session_id: str) -> Response:
+        session = selectors.session_get(project=self.project, session_id=session_id)
+        services.session_commit_request(session=session)
+        return Response({"success": True})

@@ -4,7 +4,9 @@ log in through Django's session cookie."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -70,3 +72,23 @@ def other_project(outsider) -> Project:
     project = ProjectFactory.create(name="Outsider's Project")
     MemberFactory.create(project=project, user=outsider, role=Role.OWNER)
     return project
+
+
+@pytest.fixture(autouse=True)
+def job_settings(settings, tmp_path):
+    """Retries without waiting, and clones under the test's own folder."""
+    settings.JOB_RETRY_BACKOFF_SECONDS = 0
+    settings.WORKSPACE_DIR = tmp_path / "workspaces"
+
+
+@pytest.fixture
+def git_repo(tmp_path) -> Path:
+    """A repository with one commit, made with the git command line."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    (repo / "README.md").write_text("hello\n")
+    subprocess.run([*git, "add", "README.md"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+    return repo

@@ -23,7 +23,6 @@ ROLE_REQUIRED_MESSAGES = {
 # needs (`required_roles`) gets 403. (A comment, not a docstring: drf-spectacular would publish
 # a docstring as every endpoint's description.)
 class ProjectScopedView(APIView):
-
     required_roles: ClassVar[dict[str, Role]] = {}
     project: Project
     membership: ProjectMember

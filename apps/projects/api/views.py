@@ -122,7 +122,6 @@ class InvitationCreateView(ProjectScopedView):
 
 # Not membership-scoped: the caller becomes a member by accepting.
 class InvitationAcceptView(APIView):
-
     @extend_schema(
         summary="Accept an invitation with its token",
         request=None,

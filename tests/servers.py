@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import environ
@@ -77,16 +78,27 @@ def server_database_url(tmp_path: Path) -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@dataclass
+class Server:
+    base_url: str
+    env: dict[str, str]  # for other processes (workers) of the same deployment
+    log: Path
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return manage(*args, env=self.env)
+
+
 @contextmanager
-def running_server(tmp_path: Path, **settings: str) -> Iterator[str]:
-    """Migrates a new database and serves it with daphne; yields the base URL."""
+def running_server(tmp_path: Path, **settings: str) -> Iterator[Server]:
+    """Migrates a new database and serves it with daphne."""
     with server_database_url(tmp_path) as database_url:
         env = clean_environment(DATA_DIR=str(tmp_path / "data"), DATABASE_URL=database_url)
         env.update(settings)
         migrated = manage("migrate", "--noinput", env=env)
         assert migrated.returncode == 0, migrated.stderr
         port = free_port()
-        log = (tmp_path / "server.log").open("w")
+        log_path = tmp_path / "server.log"
+        log = log_path.open("w")
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -106,7 +118,7 @@ def running_server(tmp_path: Path, **settings: str) -> Iterator[str]:
         base_url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(base_url, process)
-            yield base_url
+            yield Server(base_url=base_url, env=env, log=log_path)
         finally:
             process.terminate()
             process.wait(timeout=10)

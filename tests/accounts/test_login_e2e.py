@@ -34,9 +34,9 @@ def server(server_dir) -> Iterator[str]:
             SESSION_SECRET=STRONG_SECRET,
             ENCRYPTION_KEY=STRONG_KEY,
             **provider_environment(provider.base_url),
-        ) as base_url,
+        ) as running,
     ):
-        yield base_url
+        yield running.base_url
 
 
 class Browser:

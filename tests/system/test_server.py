@@ -14,8 +14,8 @@ from tests.servers import running_server
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
-    with running_server(tmp_path_factory.mktemp("server")) as base_url:
-        yield base_url
+    with running_server(tmp_path_factory.mktemp("server")) as running:
+        yield running.base_url
 
 
 def fetch(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, dict, str]:

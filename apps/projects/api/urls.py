@@ -1,8 +1,14 @@
 from django.urls import path
 
 from apps.projects.api import views
+from apps.projects.api.events import ProjectEventsView
 
 urlpatterns = [
+    path(
+        "projects/<project_id:project_id>/events",
+        ProjectEventsView.as_view(),
+        name="project-events",
+    ),
     path("projects", views.ProjectListView.as_view(), name="project-list"),
     path(
         "projects/<project_id:project_id>", views.ProjectDetailView.as_view(), name="project-detail"

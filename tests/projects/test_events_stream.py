@@ -1,0 +1,177 @@
+"""GET /api/projects/{id}/events against a real server and real worker processes."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+import redis
+from rest_framework.test import APIClient
+
+from tests.servers import Server, running_server
+from tests.sse import EventStreamClient
+
+pytestmark = pytest.mark.django_db
+
+EVENTS = "/api/projects/local/events"
+
+
+def post_json(server: Server, path: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        server.base_url + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def run_worker(server: Server) -> None:
+    result = server.manage("worker", "--batch")
+    assert result.returncode == 0, result.stderr
+
+
+def workspace_ready(event) -> bool:
+    return event.type == "workspace_updated" and event.data["data"]["status"] == "ready"
+
+
+def is_job_completed(event) -> bool:
+    return event.type == "job_completed"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    with running_server(
+        tmp_path_factory.mktemp("events"), EVENTS_POLL_SECONDS="0.5", EVENTS_KEEPALIVE_SECONDS="1"
+    ) as running:
+        yield running
+
+
+def test_stream_shows_a_workspace_becoming_ready(server, tmp_path):
+    stream = EventStreamClient(server.base_url + EVENTS)
+    assert stream.status == 200
+    assert stream.response.getheader("Content-Type") == "text/event-stream"
+    assert stream.response.getheader("Cache-Control") == "no-cache"
+    connected = stream.take()
+    assert (connected.type, connected.data) == ("connected", {"projectId": "local"})
+
+    workspace = post_json(server, "/api/projects/local/workspaces", {"path": str(tmp_path)})
+    run_worker(server)
+    events = stream.collect(until=is_job_completed)
+    stream.close()
+
+    assert [(e.type, e.data["data"].get("status")) for e in events] == [
+        ("workspace_updated", "initializing"),
+        ("workspace_updated", "ready"),
+        ("job_completed", "completed"),
+    ]
+    assert all(
+        e.data["data"].get("workspaceId", workspace["id"]) == workspace["id"] for e in events
+    )
+    seqs = [e.data["seq"] for e in events]
+    assert seqs == list(range(seqs[0], seqs[0] + 3))
+    assert [e.id for e in events] == [str(seq) for seq in seqs]
+    assert set(events[0].data) == {"id", "seq", "type", "timestamp", "data"}
+
+
+def test_a_client_reconnecting_after_an_id_gets_exactly_what_it_missed(server, tmp_path):
+    stream = EventStreamClient(server.base_url + EVENTS)
+    stream.take()  # connected
+    post_json(server, "/api/projects/local/workspaces", {"path": str(tmp_path)})
+    first = stream.take()
+    stream.close()  # the client goes away after the first event
+    run_worker(server)
+
+    again = EventStreamClient(f"{server.base_url}{EVENTS}?after={first.data['id']}")
+    assert again.take().type == "connected"
+    missed = again.collect(until=is_job_completed)
+
+    assert [e.data["seq"] for e in missed] == [first.data["seq"] + 1, first.data["seq"] + 2]
+    assert again.next(timeout=1.5) is None  # nothing twice, nothing more
+    again.close()
+
+
+def test_last_event_id_header_resumes_too(server, tmp_path):
+    stream = EventStreamClient(server.base_url + EVENTS)
+    stream.take()
+    post_json(server, "/api/projects/local/workspaces", {"path": str(tmp_path)})
+    first = stream.take()
+    stream.close()
+    run_worker(server)
+
+    resumed = EventStreamClient(server.base_url + EVENTS, headers={"Last-Event-ID": str(first.id)})
+    resumed.take()
+    missed = resumed.collect(until=is_job_completed)
+    resumed.close()
+
+    assert missed[0].data["seq"] == first.data["seq"] + 1
+
+
+def test_since_replays_by_time(server):
+    stream = EventStreamClient(f"{server.base_url}{EVENTS}?since=2000-01-01T00:00:00Z")
+    assert stream.take().type == "connected"
+    first = stream.take(timeout=5)
+    stream.close()
+
+    assert first.data["seq"] == 1
+
+
+def test_keep_alive_comments_flow_while_idle(server):
+    stream = EventStreamClient(server.base_url + EVENTS)
+    stream.take()
+
+    assert stream.next(timeout=2.5) is None
+    stream.close()
+
+    assert "keep-alive" in stream.comments
+
+
+@pytest.mark.parametrize(
+    "query", ["after=nonsense", "since=yesterday", f"after={'0' * 8}-0000-0000-0000-000000000000"]
+)
+def test_bad_parameters_get_an_error_event(server, query):
+    stream = EventStreamClient(f"{server.base_url}{EVENTS}?{query}")
+
+    event = stream.take()
+    stream.close()
+
+    assert stream.status == 400
+    assert event.type == "error"
+    assert "error" in event.data
+
+
+def test_with_redis_an_event_from_another_process_arrives_at_once(tmp_path):
+    redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    url = "redis://127.0.0.1:6379/7"
+    # Re-reading the table only every minute: only the Redis wake-up can deliver in time.
+    with running_server(tmp_path, REDIS_URL=url, EVENTS_POLL_SECONDS="60") as server:
+        stream = EventStreamClient(server.base_url + EVENTS)
+        stream.take()
+        workspace_dir = tmp_path / "ws"
+        workspace_dir.mkdir()
+        post_json(server, "/api/projects/local/workspaces", {"path": str(workspace_dir)})
+        assert stream.take(timeout=5).data["data"]["status"] == "initializing"
+
+        run_worker(server)  # another process writes the next events
+
+        ready = stream.take(timeout=5)
+        stream.close()
+        assert ready.data["data"]["status"] == "ready"
+
+
+def test_outsider_gets_404_and_no_stream(client_for, outsider, project):
+    response = client_for(outsider).get(
+        f"/api/projects/{project.id}/events", HTTP_ACCEPT="text/event-stream"
+    )
+
+    assert response.status_code == 404
+
+
+def test_without_login_the_stream_is_refused(auth_enabled):
+    response = APIClient().get(EVENTS, HTTP_ACCEPT="text/event-stream")
+
+    assert response.status_code == 401
+    assert response.content.startswith(b"event: error\ndata: ")

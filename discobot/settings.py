@@ -67,6 +67,8 @@ if AUTH_ENABLED:
 
 SECRET_KEY = SESSION_SECRET or DEV_SESSION_SECRET
 ENCRYPTION_KEY = ENCRYPTION_KEY or DEV_ENCRYPTION_KEY
+# Keys that sealed older values; still readable until `manage.py rotate_encryption_key` runs.
+ENCRYPTION_KEYS_OLD = [key for key in env_secret("ENCRYPTION_KEYS_OLD").split(",") if key.strip()]
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 

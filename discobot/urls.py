@@ -16,6 +16,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include(account_urls.api_patterns)),
     path("", include("apps.projects.api.urls")),
     path("", include("apps.workspaces.api.urls")),
+    path("", include("apps.agents.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.
     re_path(r"^.*$", views.api_not_found),
 ]

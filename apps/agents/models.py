@@ -53,7 +53,10 @@ class AgentMCPServer(UUIDModel):
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="mcp_servers")
     name = models.CharField(max_length=200)
+    # The config without its secrets: `env` and `headers` values live in `encrypted_secrets`.
     config = models.JSONField(default=dict)
+    encrypted_secrets = models.BinaryField(default=b"", editable=False)
+    secrets_key_id = models.CharField(max_length=16, blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

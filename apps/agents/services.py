@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from apps.agents.models import Agent, AgentMCPServer
+from apps.agents.selectors import SECRET_MASK, mcp_secrets_binding, mcp_server_secrets
+from apps.credentials.crypto import seal_json
+from apps.projects.models import Project
+from discobot.errors import ApplicationError
+
+SECRET_SECTIONS = ("env", "headers")
+
+
+def mcp_servers_replace(*, agent: Agent, servers: list[dict[str, Any]]) -> None:
+    """Replaces the agent's MCP servers with `servers` (contract: delete and recreate).
+
+    A masked value (as GET shows secrets) keeps the value stored under that server and name.
+    """
+    names = [server["name"] for server in servers]
+    if len(set(names)) != len(names):
+        raise ApplicationError("MCP server names must be unique within an agent")
+    previous = {server.name: mcp_server_secrets(server) for server in agent.mcp_servers.all()}
+    agent.mcp_servers.all().delete()
+    for server in servers:
+        config = {k: v for k, v in server["config"].items() if k not in SECRET_SECTIONS}
+        secrets: dict[str, dict[str, str]] = {}
+        for section in SECRET_SECTIONS:
+            values = dict(server["config"].get(section) or {})
+            for name, value in values.items():
+                if value == SECRET_MASK:
+                    kept = previous.get(server["name"], {}).get(section, {}).get(name)
+                    if kept is None:
+                        raise ApplicationError(f"{section}.{name} needs a value")
+                    values[name] = kept
+            if values:
+                secrets[section] = values
+                config[f"{section}Names"] = sorted(values)
+        row = AgentMCPServer.objects.create(
+            agent=agent, name=server["name"], config=config, enabled=server.get("enabled", True)
+        )
+        if secrets:
+            row.encrypted_secrets, row.secrets_key_id = seal_json(
+                secrets, associated_data=mcp_secrets_binding(row)
+            )
+            row.save(update_fields=["encrypted_secrets", "secrets_key_id"])
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    project: Project,
+    name: str,
+    agent_type: str,
+    description: str = "",
+    system_prompt: str = "",
+    mcp_servers: list[dict[str, Any]] | None = None,
+) -> Agent:
+    """Creates an agent; a project's first agent becomes its default."""
+    agent = Agent.objects.create(
+        project=project,
+        name=name,
+        agent_type=agent_type,
+        description=description,
+        system_prompt=system_prompt,
+        is_default=not project.agents.filter(is_default=True).exists(),
+    )
+    mcp_servers_replace(agent=agent, servers=mcp_servers or [])
+    return agent
+
+
+@transaction.atomic
+def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
+    """Fields present change; an empty description or prompt keeps the old one (contract §2),
+    null clears it."""
+    for field in ("name", "agent_type"):
+        if field in changes:
+            setattr(agent, field, changes[field])
+    for field in ("description", "system_prompt"):
+        if field in changes:
+            value = changes[field]
+            if value is None:
+                setattr(agent, field, "")
+            elif value:
+                setattr(agent, field, value)
+    agent.save()
+    if "mcp_servers" in changes:
+        mcp_servers_replace(agent=agent, servers=changes["mcp_servers"] or [])
+    return agent
+
+
+@transaction.atomic
+def agent_delete(*, agent: Agent) -> None:
+    """Its sessions fall back to the project's default agent; a new default is chosen."""
+    project = agent.project
+    was_default = agent.is_default
+    agent.delete()
+    if was_default:
+        successor = project.agents.order_by("created_at", "id").first()
+        if successor is not None:
+            successor.is_default = True
+            successor.save(update_fields=["is_default", "updated_at"])
+
+
+@transaction.atomic
+def agent_default_set(*, agent: Agent) -> None:
+    Agent.objects.filter(project_id=agent.project_id, is_default=True).exclude(id=agent.id).update(
+        is_default=False
+    )
+    agent.is_default = True
+    agent.save(update_fields=["is_default", "updated_at"])

@@ -131,7 +131,7 @@ async def event_stream(project_id: str, after_seq: int | None) -> AsyncIterator[
 
 
 class ProjectEventsView(ProjectScopedView):
-    renderer_classes = (EventStreamRenderer, JSONRenderer)
+    renderer_classes = (JSONRenderer, EventStreamRenderer)
 
     @extend_schema(
         summary="The project's live event stream (text/event-stream)",

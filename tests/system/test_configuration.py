@@ -30,7 +30,7 @@ def test_anonymous_mode_needs_no_configuration(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("settings", "named"),
+    ("variables", "named"),
     [
         ({}, "SESSION_SECRET"),
         ({"SESSION_SECRET": "too-short"}, "SESSION_SECRET"),
@@ -47,8 +47,8 @@ def test_anonymous_mode_needs_no_configuration(tmp_path):
         ),
     ],
 )
-def test_auth_on_with_a_missing_or_weak_secret_fails_with_one_line(tmp_path, settings, named):
-    env = clean_environment(DATA_DIR=str(tmp_path), AUTH_ENABLED="true", **settings)
+def test_auth_on_with_a_missing_or_weak_secret_fails_with_one_line(tmp_path, variables, named):
+    env = clean_environment(DATA_DIR=str(tmp_path), AUTH_ENABLED="true", **variables)
 
     result = manage("check", env=env)
 

@@ -381,6 +381,36 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# --- LLM provider credentials (contract §2 Credentials); upstream URLs overridable for tests ---
+
+ANTHROPIC_CLIENT_ID = env.str("ANTHROPIC_CLIENT_ID", default="9d1c250a-e61b-44d9-88ed-5944d1962f5e")
+ANTHROPIC_AUTHORIZE_URL = env.str(
+    "ANTHROPIC_AUTHORIZE_URL", default="https://claude.ai/oauth/authorize"
+)
+ANTHROPIC_TOKEN_URL = env.str(
+    "ANTHROPIC_TOKEN_URL", default="https://console.anthropic.com/v1/oauth/token"
+)
+ANTHROPIC_REDIRECT_URI = env.str(
+    "ANTHROPIC_REDIRECT_URI", default="https://console.anthropic.com/oauth/code/callback"
+)
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="https://api.anthropic.com")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
+GITHUB_COPILOT_CLIENT_ID = env.str("GITHUB_COPILOT_CLIENT_ID", default="Iv1.b507a08c87ecfe98")
+# github.com's OAuth host; an enterprise domain is reached as {GITHUB_ENTERPRISE_SCHEME}://domain.
+COPILOT_GITHUB_URL = env.str("COPILOT_GITHUB_URL", default="https://github.com").rstrip("/")
+GITHUB_ENTERPRISE_SCHEME = env.str("GITHUB_ENTERPRISE_SCHEME", default="https")
+CODEX_CLIENT_ID = env.str("CODEX_CLIENT_ID", default="app_EMoamEEZ73f0CkXaXp7hrann")
+CODEX_AUTHORIZE_URL = env.str(
+    "CODEX_AUTHORIZE_URL", default="https://auth.openai.com/oauth/authorize"
+)
+CODEX_TOKEN_URL = env.str("CODEX_TOKEN_URL", default="https://auth.openai.com/oauth/token")
+CODEX_REDIRECT_URI = env.str("CODEX_REDIRECT_URI", default="http://localhost:1455/auth/callback")
+UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=15.0)
+# An OAuth access token this close to expiry is refreshed before use.
+CREDENTIAL_REFRESH_MARGIN_SECONDS = 300
+# litellm must not fetch its model price list from the internet when it is imported.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 # --- Workspaces and sandboxes -----------------------------------------------------------------
 
 # When set, local workspaces must lie inside one of these folders.

@@ -3,6 +3,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path, registe
 from drf_spectacular.views import SpectacularJSONAPIView
 
 from apps.accounts.api import urls as account_urls
+from apps.credentials.api.views import codex_callback
 from discobot import views
 from discobot.api.converters import ProjectIdConverter, SessionIdConverter
 
@@ -17,12 +18,14 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("apps.projects.api.urls")),
     path("", include("apps.workspaces.api.urls")),
     path("", include("apps.agents.api.urls")),
+    path("", include("apps.credentials.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.
     re_path(r"^.*$", views.api_not_found),
 ]
 
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("auth/codex/callback", codex_callback, name="codex-callback"),
     path("auth/", include(account_urls.auth_patterns)),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),

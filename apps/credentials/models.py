@@ -22,6 +22,10 @@ class Credential(UUIDModel, TimestampedModel):
     # Which ENCRYPTION_KEY sealed `encrypted_data`, so keys can rotate.
     key_id = models.CharField(max_length=16, editable=False, blank=True)
     is_configured = models.BooleanField(default=False)
+    # OAuth only: when the access token expires, and whether a refresh failed (the user has
+    # to authorize again; the credential is kept so they can see what broke).
+    expires_at = models.DateTimeField(null=True, blank=True)
+    needs_reauth = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("provider",)

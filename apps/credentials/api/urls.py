@@ -1,0 +1,46 @@
+from django.urls import path
+
+from apps.credentials.api import views
+
+CREDENTIALS = "projects/<project_id:project_id>/credentials"
+
+urlpatterns = [
+    path(CREDENTIALS, views.CredentialListView.as_view(), name="credential-list"),
+    path(
+        f"{CREDENTIALS}/anthropic/authorize",
+        views.AnthropicAuthorizeView.as_view(),
+        name="anthropic-authorize",
+    ),
+    path(
+        f"{CREDENTIALS}/anthropic/exchange",
+        views.AnthropicExchangeView.as_view(),
+        name="anthropic-exchange",
+    ),
+    path(
+        f"{CREDENTIALS}/github-copilot/device-code",
+        views.CopilotDeviceCodeView.as_view(),
+        name="copilot-device-code",
+    ),
+    path(
+        f"{CREDENTIALS}/github-copilot/poll", views.CopilotPollView.as_view(), name="copilot-poll"
+    ),
+    path(
+        f"{CREDENTIALS}/codex/authorize", views.CodexAuthorizeView.as_view(), name="codex-authorize"
+    ),
+    path(f"{CREDENTIALS}/codex/exchange", views.CodexExchangeView.as_view(), name="codex-exchange"),
+    path(
+        f"{CREDENTIALS}/<str:provider>",
+        views.CredentialDetailView.as_view(),
+        name="credential-detail",
+    ),
+    path(
+        f"{CREDENTIALS}/<str:provider>/refresh",
+        views.CredentialRefreshView.as_view(),
+        name="credential-refresh",
+    ),
+    path(
+        f"{CREDENTIALS}/<str:provider>/test",
+        views.CredentialTestView.as_view(),
+        name="credential-test",
+    ),
+]

@@ -1,0 +1,301 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.credentials import oauth, services
+from apps.credentials.api.serializers import (
+    AnthropicExchangeSerializer,
+    CodexAuthorizeSerializer,
+    CodexExchangeSerializer,
+    CopilotDeviceCodeSerializer,
+    CopilotPollSerializer,
+    CredentialCreateSerializer,
+    CredentialInfoSerializer,
+)
+from apps.credentials.models import Credential
+from apps.projects.api.base import ProjectScopedView
+from discobot.api.serializers import ErrorSerializer
+from discobot.errors import ApplicationError, NotFoundError
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid request"),
+    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
+    404: OpenApiResponse(ErrorSerializer, description="Not found (or not a member)"),
+}
+AUTHORIZE_ANSWER = inline_serializer(
+    "OAuthAuthorize",
+    {
+        "url": serializers.URLField(),
+        "state": serializers.CharField(),
+        "verifier": serializers.CharField(),
+        "codeChallenge": serializers.CharField(),
+        "codeChallengeMethod": serializers.CharField(),
+    },
+)
+EXCHANGE_ANSWER = inline_serializer(
+    "OAuthExchange",
+    {
+        "success": serializers.BooleanField(),
+        "credential": CredentialInfoSerializer(required=False),
+        "expiresAt": serializers.DateTimeField(required=False, allow_null=True),
+        "expiresIn": serializers.IntegerField(required=False, allow_null=True),
+        "error": serializers.CharField(required=False),
+    },
+)
+
+
+def exchange_success(credential: Credential, tokens: oauth.Tokens) -> Response:
+    return Response(
+        {
+            "success": True,
+            "credential": CredentialInfoSerializer(credential).data,
+            "expiresAt": credential.expires_at,
+            "expiresIn": tokens.expires_in,
+        }
+    )
+
+
+class CredentialListView(ProjectScopedView):
+    @extend_schema(
+        summary="The project's credentials (never their secrets)",
+        operation_id="credentials_list",
+        responses={
+            200: inline_serializer(
+                "CredentialList", {"credentials": CredentialInfoSerializer(many=True)}
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, project_id: str) -> Response:
+        credentials = self.project.credentials.order_by("provider")
+        return Response({"credentials": CredentialInfoSerializer(credentials, many=True).data})
+
+    @extend_schema(
+        summary="Store (or replace) the project's API key for a provider",
+        request=CredentialCreateSerializer,
+        responses={200: CredentialInfoSerializer, **ERRORS},
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        body = CredentialCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        credential = services.credential_api_key_store(
+            project=self.project,
+            provider=data["provider"],
+            api_key=data["api_key"],
+            name=data.get("name", ""),
+        )
+        return Response(CredentialInfoSerializer(credential).data)
+
+
+class CredentialDetailView(ProjectScopedView):
+    def credential(self, provider: str) -> Credential:
+        credential = self.project.credentials.filter(provider=provider).first()
+        if credential is None:
+            raise NotFoundError("Credential not found")
+        return credential
+
+    @extend_schema(summary="A credential", responses={200: CredentialInfoSerializer, **ERRORS})
+    def get(self, request: Request, project_id: str, provider: str) -> Response:
+        return Response(CredentialInfoSerializer(self.credential(provider)).data)
+
+    @extend_schema(
+        summary="Delete a credential",
+        responses={
+            200: inline_serializer("CredentialDeleted", {"status": serializers.CharField()}),
+            **ERRORS,
+        },
+    )
+    def delete(self, request: Request, project_id: str, provider: str) -> Response:
+        services.credential_delete(project=self.project, provider=provider)
+        return Response({"status": "deleted"})
+
+
+class CredentialRefreshView(CredentialDetailView):
+    @extend_schema(
+        summary="Refresh an OAuth credential now",
+        request=None,
+        responses={200: CredentialInfoSerializer, 409: ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, project_id: str, provider: str) -> Response:
+        credential = services.credential_refresh(credential=self.credential(provider))
+        return Response(CredentialInfoSerializer(credential).data)
+
+
+class CredentialTestView(CredentialDetailView):
+    @extend_schema(
+        summary="Check the credential with the provider's cheapest call",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "CredentialTest",
+                {"ok": serializers.BooleanField(), "error": serializers.CharField(required=False)},
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, project_id: str, provider: str) -> Response:
+        ok, error = services.credential_test(credential=self.credential(provider))
+        return Response({"ok": True} if ok else {"ok": False, "error": error})
+
+
+class AnthropicAuthorizeView(ProjectScopedView):
+    @extend_schema(
+        summary="Start Anthropic's PKCE flow", request=None, responses={200: AUTHORIZE_ANSWER}
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        return Response(oauth.anthropic_authorize())
+
+
+class AnthropicExchangeView(ProjectScopedView):
+    @extend_schema(
+        summary="Finish Anthropic's PKCE flow with the pasted `code#state`",
+        request=AnthropicExchangeSerializer,
+        responses={200: EXCHANGE_ANSWER, **ERRORS},
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        body = AnthropicExchangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            tokens = oauth.anthropic_exchange(**body.validated_data)
+        except oauth.UpstreamError as error:
+            # Contract §2: an upstream refusal is a 200 with success false.
+            return Response({"success": False, "error": str(error)})
+        credential = services.oauth_credential_store(
+            project=self.project, provider="anthropic", tokens=tokens
+        )
+        return exchange_success(credential, tokens)
+
+
+class CodexAuthorizeView(ProjectScopedView):
+    @extend_schema(
+        summary="Start OpenAI Codex's PKCE flow",
+        request=CodexAuthorizeSerializer,
+        responses={200: AUTHORIZE_ANSWER, **ERRORS},
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        body = CodexAuthorizeSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        redirect_uri = body.validated_data.get("redirect_uri") or settings.CODEX_REDIRECT_URI
+        return Response(
+            services.codex_authorization_start(project=self.project, redirect_uri=redirect_uri)
+        )
+
+
+class CodexExchangeView(ProjectScopedView):
+    @extend_schema(
+        summary="Finish OpenAI Codex's PKCE flow with the code",
+        request=CodexExchangeSerializer,
+        responses={200: EXCHANGE_ANSWER, **ERRORS},
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        body = CodexExchangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            tokens = oauth.codex_exchange(
+                code=data["code"],
+                verifier=data["verifier"],
+                redirect_uri=data.get("redirect_uri") or settings.CODEX_REDIRECT_URI,
+            )
+        except oauth.UpstreamError as error:
+            raise ApplicationError(f"Token exchange failed: {error}") from None
+        credential = services.oauth_credential_store(
+            project=self.project, provider="codex", tokens=tokens
+        )
+        return exchange_success(credential, tokens)
+
+
+class CopilotDeviceCodeView(ProjectScopedView):
+    @extend_schema(
+        summary="Start GitHub Copilot's device flow (github.com or GitHub Enterprise)",
+        request=CopilotDeviceCodeSerializer,
+        responses={
+            200: inline_serializer(
+                "DeviceCode",
+                {
+                    "deviceCode": serializers.CharField(),
+                    "userCode": serializers.CharField(),
+                    "verificationUri": serializers.URLField(),
+                    "expiresIn": serializers.IntegerField(),
+                    "interval": serializers.IntegerField(),
+                    "domain": serializers.CharField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        body = CopilotDeviceCodeSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        domain = oauth.copilot_domain(
+            deployment_type=body.validated_data["deployment_type"],
+            enterprise_url=body.validated_data.get("enterprise_url", ""),
+        )
+        try:
+            return Response(oauth.copilot_device_code(domain=domain))
+        except oauth.UpstreamError as error:
+            raise ApplicationError(f"Device code request failed: {error}") from None
+
+
+class CopilotPollView(ProjectScopedView):
+    @extend_schema(
+        summary="Poll GitHub Copilot's device flow: 202 pending, 429 slow down, 410 expired, "
+        "403 denied, 200 done",
+        request=CopilotPollSerializer,
+        responses={
+            200: inline_serializer(
+                "DevicePollDone",
+                {"status": serializers.CharField(), "credential": CredentialInfoSerializer()},
+            ),
+            202: inline_serializer(
+                "DevicePollWaiting",
+                {"status": serializers.CharField(), "error": serializers.CharField()},
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, project_id: str) -> Response:
+        body = CopilotPollSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            tokens = oauth.copilot_poll(**body.validated_data)
+        except oauth.DevicePollError as waiting:
+            state = {oauth.DevicePoll.PENDING: "pending", oauth.DevicePoll.SLOW_DOWN: "slow_down"}
+            payload = {"status": state.get(waiting.outcome, "error"), "error": str(waiting)}
+            return Response(payload, status=waiting.outcome.value)
+        except oauth.UpstreamError as error:
+            raise ApplicationError(str(error)) from None
+        credential = services.oauth_credential_store(
+            project=self.project, provider="github-copilot", tokens=tokens
+        )
+        return Response(
+            {"status": "success", "credential": CredentialInfoSerializer(credential).data}
+        )
+
+
+def codex_callback(request: HttpRequest) -> HttpResponse:
+    """Where OpenAI sends the browser back: finishes the exchange and says how it went."""
+    error = request.GET.get("error_description") or request.GET.get("error")
+    state, code = request.GET.get("state", ""), request.GET.get("code", "")
+    if not error and not (state and code):
+        error = "The callback is missing its code or state"
+    if not error:
+        try:
+            services.codex_authorization_finish(state=state, code=code)
+        except ApplicationError as failure:
+            error = failure.message
+        except oauth.UpstreamError as failure:
+            error = f"Token exchange failed: {failure}"
+    return render(
+        request,
+        "credentials/codex_callback.html",
+        {"error": error},
+        status=400 if error else 200,
+    )

@@ -16,11 +16,17 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
+from discobot.errors import ApplicationError
+
 NONCE_BYTES = 12
 
 
-class DecryptionError(Exception):
-    """A stored secret could not be opened; the message never contains the secret."""
+class DecryptionError(ApplicationError):
+    """A stored secret could not be opened; the message never contains the secret.
+
+    503: the server is not configured to read what it stored (a key is missing or wrong)."""
+
+    status_code = 503
 
 
 def key_id_of(key: bytes) -> str:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
@@ -47,19 +50,31 @@ class CredentialCreateSerializer(StrictSerializer):
         return value
 
 
+class RedirectUriField(serializers.CharField):
+    """An http(s) URL with a host; unlike URLField it accepts single-label hosts (localhost
+    aliases, container names), which OAuth redirect URIs often use."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise serializers.ValidationError("Enter an http or https URL.")
+        return value
+
+
 class AnthropicExchangeSerializer(StrictSerializer):
     code = serializers.CharField(max_length=4000)
     verifier = serializers.CharField(max_length=200)
 
 
 class CodexAuthorizeSerializer(StrictSerializer):
-    redirectUri = serializers.URLField(source="redirect_uri", required=False, max_length=2000)
+    redirectUri = RedirectUriField(source="redirect_uri", required=False, max_length=2000)
 
 
 class CodexExchangeSerializer(StrictSerializer):
     code = serializers.CharField(max_length=4000)
     verifier = serializers.CharField(max_length=200)
-    redirectUri = serializers.URLField(source="redirect_uri", required=False, max_length=2000)
+    redirectUri = RedirectUriField(source="redirect_uri", required=False, max_length=2000)
 
 
 class CopilotDeviceCodeSerializer(StrictSerializer):

@@ -29,7 +29,7 @@ lint: install
 
 test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # Re-pin every dependency after editing pyproject.toml.
 lock: | $(BIN)/python

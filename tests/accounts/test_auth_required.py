@@ -4,7 +4,6 @@ stay public. The endpoints are found by walking the URL configuration, not liste
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -15,7 +14,7 @@ pytestmark = pytest.mark.django_db
 SAMPLE_VALUES = {
     "project_id": "local",
     "session_id": "session-1",
-    "uuid": str(uuid.uuid4()),
+    "uuid": "6f1c7a52-0000-4000-8000-000000000000",
     "str": "x",
     "path": "x",
 }

@@ -417,3 +417,14 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 WORKSPACE_ROOTS = [Path(root).expanduser() for root in env.list("WORKSPACE_ROOTS", default=[])]
 SANDBOX_PROVIDER = env.str("SANDBOX_PROVIDER", default="local")
 SANDBOX_PROVIDERS = ["local"]
+SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
+
+# --- Git ----------------------------------------------------------------------------------------
+
+GIT_PROVIDER = env.str("GIT_PROVIDER", default="apps.gitops.provider.LocalGitProvider")
+# A mirror fetched this recently serves a new clone of the same URL without touching the network.
+GIT_MIRROR_FRESH_SECONDS = env.float("GIT_MIRROR_FRESH_SECONDS", default=300.0)
+# Largest file the files API reads or writes.
+FILE_MAX_BYTES = env.int("FILE_MAX_BYTES", default=10 * 1024 * 1024)
+GIT_AUTHOR_NAME = env.str("GIT_AUTHOR_NAME", default="Discobot")
+GIT_AUTHOR_EMAIL = env.str("GIT_AUTHOR_EMAIL", default="discobot@localhost")

@@ -1,0 +1,451 @@
+"""The git provider interface and its implementation on pygit2 for repositories on this disk.
+
+Callers use `git_provider()` and the operations of `GitProvider`; another implementation (a git
+hosting API) can be configured with GIT_PROVIDER without touching them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pygit2
+from django.conf import settings
+from django.utils.module_loading import import_string
+from pygit2.enums import (
+    BranchType,
+    DeltaStatus,
+    DiffFind,
+    DiffOption,
+    FetchPrune,
+    FileStatus,
+    SortMode,
+)
+
+from discobot.errors import ApplicationError, ConflictError
+
+SESSION_BRANCH_PREFIX = "discobot/"
+DELTA_STATUS = {
+    DeltaStatus.ADDED: "added",
+    DeltaStatus.UNTRACKED: "added",
+    DeltaStatus.DELETED: "deleted",
+    DeltaStatus.MODIFIED: "modified",
+    DeltaStatus.TYPECHANGE: "modified",
+    DeltaStatus.RENAMED: "renamed",
+    DeltaStatus.COPIED: "added",
+}
+WORKTREE_DIFF = (
+    DiffOption.INCLUDE_UNTRACKED
+    | DiffOption.RECURSE_UNTRACKED_DIRS
+    | DiffOption.SHOW_UNTRACKED_CONTENT
+    | DiffOption.INCLUDE_TYPECHANGE
+)
+
+
+class GitError(ApplicationError):
+    """A git operation the caller asked for cannot be done (bad ref, not a repository...)."""
+
+
+@dataclass
+class FileChange:
+    path: str
+    status: str
+    old_path: str | None = None
+    additions: int = 0
+    deletions: int = 0
+    binary: bool = False
+    patch: str | None = None
+
+
+@dataclass
+class Diff:
+    files: list[FileChange] = field(default_factory=list)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {
+            "filesChanged": len(self.files),
+            "additions": sum(change.additions for change in self.files),
+            "deletions": sum(change.deletions for change in self.files),
+        }
+
+
+@dataclass
+class Author:
+    name: str
+    email: str
+
+    def signature(self) -> pygit2.Signature:
+        return pygit2.Signature(self.name, self.email)
+
+
+class GitProvider(Protocol):
+    def clone(self, url: str, target: Path, *, token: str = "") -> str: ...
+    def init(self, path: Path, *, author: Author) -> str: ...
+    def head(self, repo_path: Path) -> str: ...
+    def fetch(self, repo_path: Path, *, token: str = "") -> None: ...
+    def checkout(self, repo_path: Path, ref: str) -> str: ...
+    def status(self, repo_path: Path) -> dict[str, str]: ...
+    def branches(self, repo_path: Path) -> list[dict[str, object]]: ...
+    def log(self, repo_path: Path, *, ref: str, limit: int) -> list[dict[str, object]]: ...
+    def diff(
+        self, repo_path: Path, *, base: str, target: str | None = None, patches: bool = True
+    ) -> Diff: ...
+    def tree_files(self, repo_path: Path, *, ref: str) -> list[str]: ...
+    def read_blob(self, repo_path: Path, *, path: str, ref: str) -> bytes: ...
+    def stage(self, repo_path: Path, paths: list[str]) -> None: ...
+    def commit(
+        self, repo_path: Path, *, message: str, author: Author, all_changes: bool
+    ) -> str: ...
+    def working_copy(self, source: Path, target: Path, *, branch: str, commit: str) -> None: ...
+    def apply_branch(
+        self, source: Path, *, branch: str, base: str, target: Path, author: Author, message: str
+    ) -> str: ...
+
+
+def git_provider() -> GitProvider:
+    return import_string(settings.GIT_PROVIDER)()
+
+
+@contextmanager
+def repository_lock(path: Path) -> Iterator[None]:
+    """One git operation at a time per repository, across threads and processes."""
+    locks = Path(settings.DATA_DIR) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:32]
+    with open(locks / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_repository(path: Path) -> pygit2.Repository:
+    try:
+        return pygit2.Repository(str(path))
+    except pygit2.GitError:
+        raise GitError(f"Not a git repository: {path}") from None
+
+
+def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
+    try:
+        return repo.revparse_single(ref).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        raise GitError(f"Unknown revision: {ref}") from None
+
+
+def credentials_callbacks(token: str) -> pygit2.RemoteCallbacks | None:
+    if not token:
+        return None
+    return pygit2.RemoteCallbacks(credentials=pygit2.UserPass("x-access-token", token))
+
+
+def mirror_path(url: str) -> Path:
+    digest = hashlib.sha256(url.encode()).hexdigest()[:40]
+    return Path(settings.WORKSPACE_DIR) / ".mirrors" / f"{digest}.git"
+
+
+def mirror_refresh(url: str, *, token: str) -> Path:
+    """A bare mirror of `url`, fetched unless it was fetched within GIT_MIRROR_FRESH_SECONDS."""
+    mirror = mirror_path(url)
+    stamp = mirror / "discobot-fetched"
+    with repository_lock(mirror):
+        if not mirror.exists():
+            mirror.parent.mkdir(parents=True, exist_ok=True)
+            partial = mirror.with_suffix(".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+
+            def mirror_remote(repo: pygit2.Repository, name: str, remote_url: str) -> pygit2.Remote:
+                return repo.remotes.create(name, remote_url, "+refs/*:refs/*")
+
+            repo = pygit2.clone_repository(
+                url,
+                str(partial),
+                bare=True,
+                remote=mirror_remote,
+                callbacks=credentials_callbacks(token),
+            )
+            # Point the mirror's HEAD where the remote's points, so clones of it check that out.
+            default = next(
+                (
+                    head.symref_target
+                    for head in repo.remotes["origin"].list_heads()
+                    if head.name == "HEAD"
+                ),
+                None,
+            )
+            if default:
+                repo.set_head(default)
+            partial.rename(mirror)
+        elif time.time() - stamp.stat().st_mtime > settings.GIT_MIRROR_FRESH_SECONDS:
+            pygit2.Repository(str(mirror)).remotes["origin"].fetch(
+                callbacks=credentials_callbacks(token), prune=FetchPrune.PRUNE
+            )
+        stamp.touch()
+    return mirror
+
+
+def change_of(patch: pygit2.Patch, with_patch: bool) -> FileChange:
+    delta = patch.delta
+    status = DELTA_STATUS.get(delta.status, "modified")
+    _, additions, deletions = patch.line_stats
+    binary = bool(delta.is_binary)
+    return FileChange(
+        path=delta.new_file.path,
+        status=status,
+        old_path=delta.old_file.path if status == "renamed" else None,
+        additions=0 if binary else additions,
+        deletions=0 if binary else deletions,
+        binary=binary,
+        patch=(None if binary else patch.text) if with_patch else None,
+    )
+
+
+class LocalGitProvider:
+    """Repositories on this server's disk, through libgit2."""
+
+    def clone(self, url: str, target: Path, *, token: str = "") -> str:
+        mirror = mirror_refresh(url, token=token)
+        repo = pygit2.clone_repository(str(mirror), str(target))
+        repo.remotes.set_url("origin", url)
+        return "" if repo.head_is_unborn else str(repo.head.target)
+
+    def init(self, path: Path, *, author: Author) -> str:
+        with repository_lock(path):
+            repo = pygit2.init_repository(str(path), initial_head="main")
+            repo.index.add_all()
+            repo.index.write()
+            tree = repo.index.write_tree()
+            sig = author.signature()
+            return str(repo.create_commit("HEAD", sig, sig, "Initial commit", tree, []))
+
+    def head(self, repo_path: Path) -> str:
+        repo = open_repository(repo_path)
+        return "" if repo.head_is_unborn else str(repo.head.target)
+
+    def fetch(self, repo_path: Path, *, token: str = "") -> None:
+        with repository_lock(repo_path):
+            repo = open_repository(repo_path)
+            if "origin" not in [remote.name for remote in repo.remotes]:
+                raise GitError("This repository has no origin to fetch from")
+            try:
+                repo.remotes["origin"].fetch(
+                    callbacks=credentials_callbacks(token), prune=FetchPrune.PRUNE
+                )
+            except pygit2.GitError as error:
+                raise GitError(f"Fetch failed: {error}") from None
+
+    def checkout(self, repo_path: Path, ref: str) -> str:
+        with repository_lock(repo_path):
+            repo = open_repository(repo_path)
+            branch = repo.lookup_branch(ref)
+            remote_branch = repo.lookup_branch(f"origin/{ref}", BranchType.REMOTE)
+            commit = resolve_commit(repo, ref if branch or not remote_branch else f"origin/{ref}")
+            try:
+                repo.checkout_tree(commit.tree)
+            except pygit2.GitError as error:
+                raise ConflictError(f"Checkout would overwrite local changes: {error}") from None
+            if branch is None and remote_branch is not None:
+                branch = repo.branches.local.create(ref, commit)
+            if branch is not None:
+                repo.set_head(branch.name)
+            else:
+                repo.set_head(commit.id)
+            return str(commit.id)
+
+    def status(self, repo_path: Path) -> dict[str, str]:
+        repo = open_repository(repo_path)
+        names = {
+            FileStatus.WT_NEW: "untracked",
+            FileStatus.WT_MODIFIED: "modified",
+            FileStatus.WT_DELETED: "deleted",
+            FileStatus.WT_RENAMED: "renamed",
+            FileStatus.INDEX_NEW: "staged-added",
+            FileStatus.INDEX_MODIFIED: "staged-modified",
+            FileStatus.INDEX_DELETED: "staged-deleted",
+            FileStatus.INDEX_RENAMED: "staged-renamed",
+            FileStatus.CONFLICTED: "conflicted",
+        }
+        result = {}
+        for path, flags in repo.status().items():
+            if flags == FileStatus.IGNORED:
+                continue
+            labels = [label for flag, label in names.items() if flags & flag]
+            result[path] = ",".join(labels) or "modified"
+        return result
+
+    def branches(self, repo_path: Path) -> list[dict[str, object]]:
+        repo = open_repository(repo_path)
+        current = None if repo.head_is_unborn or repo.head_is_detached else repo.head.shorthand
+        result: list[dict[str, object]] = []
+        for name in sorted(repo.branches.local):
+            branch = repo.branches.local[name]
+            result.append(
+                {
+                    "name": name,
+                    "commit": str(branch.target),
+                    "current": name == current,
+                    "remote": False,
+                }
+            )
+        for name in sorted(repo.branches.remote):
+            branch = repo.branches.remote[name]
+            if name.endswith("/HEAD"):
+                continue
+            result.append(
+                {"name": name, "commit": str(branch.target), "current": False, "remote": True}
+            )
+        return result
+
+    def log(self, repo_path: Path, *, ref: str, limit: int) -> list[dict[str, object]]:
+        repo = open_repository(repo_path)
+        if repo.head_is_unborn:
+            return []
+        start = resolve_commit(repo, ref)
+        entries: list[dict[str, object]] = []
+        for commit in repo.walk(start.id, SortMode.TOPOLOGICAL | SortMode.TIME):
+            if len(entries) >= limit:
+                break
+            entries.append(
+                {
+                    "sha": str(commit.id),
+                    "message": commit.message,
+                    "authorName": commit.author.name,
+                    "authorEmail": commit.author.email,
+                    "time": commit.commit_time,
+                    "parents": [str(parent) for parent in commit.parent_ids],
+                }
+            )
+        return entries
+
+    def diff(
+        self, repo_path: Path, *, base: str, target: str | None = None, patches: bool = True
+    ) -> Diff:
+        """Changes from `base` to `target`, or to the work tree (untracked files included)."""
+        repo = open_repository(repo_path)
+        base_tree = resolve_commit(repo, base).tree
+        if target is None:
+            diff = base_tree.diff_to_workdir(WORKTREE_DIFF)
+            diff.find_similar(DiffFind.FIND_RENAMES | DiffFind.FIND_FOR_UNTRACKED)
+        else:
+            diff = base_tree.diff_to_tree(resolve_commit(repo, target).tree)
+            diff.find_similar(DiffFind.FIND_RENAMES)
+        return Diff(files=[change_of(patch, patches) for patch in diff if patch is not None])
+
+    def tree_files(self, repo_path: Path, *, ref: str) -> list[str]:
+        repo = open_repository(repo_path)
+        tree = resolve_commit(repo, ref).tree
+        paths: list[str] = []
+
+        def walk(tree: pygit2.Tree, prefix: str) -> None:
+            for entry in tree:
+                name = f"{prefix}{entry.name}"
+                if isinstance(entry, pygit2.Tree):
+                    walk(entry, f"{name}/")
+                else:
+                    paths.append(name)
+
+        walk(tree, "")
+        return paths
+
+    def read_blob(self, repo_path: Path, *, path: str, ref: str) -> bytes:
+        repo = open_repository(repo_path)
+        tree = resolve_commit(repo, ref).tree
+        try:
+            obj = tree[path]
+        except KeyError:
+            raise GitError(f"No file {path} at {ref}") from None
+        if not isinstance(obj, pygit2.Blob):
+            raise GitError(f"{path} is not a file at {ref}")
+        return obj.data
+
+    def stage(self, repo_path: Path, paths: list[str]) -> None:
+        with repository_lock(repo_path):
+            repo = open_repository(repo_path)
+            for path in paths:
+                if (Path(repo.workdir) / path).exists():
+                    repo.index.add(path)
+                else:
+                    repo.index.remove(path)
+            repo.index.write()
+
+    def commit(self, repo_path: Path, *, message: str, author: Author, all_changes: bool) -> str:
+        """Commits the index (or, with `all_changes`, every change in the work tree)."""
+        with repository_lock(repo_path):
+            repo = open_repository(repo_path)
+            if all_changes:
+                repo.index.add_all()
+                repo.index.write()
+            tree = repo.index.write_tree()
+            parents = [] if repo.head_is_unborn else [repo.head.target]
+            if parents and repo[parents[0]].peel(pygit2.Commit).tree_id == tree:
+                raise GitError("Nothing to commit")
+            sig = author.signature()
+            return str(repo.create_commit("HEAD", sig, sig, message, tree, parents))
+
+    def working_copy(self, source: Path, target: Path, *, branch: str, commit: str) -> None:
+        """A clone of `source` at `commit` on a new branch `branch` (a session's working copy)."""
+        with repository_lock(source):
+            repo = pygit2.clone_repository(str(source), str(target))
+        start = resolve_commit(repo, commit)
+        local = repo.branches.local.create(branch, start, force=True)
+        repo.checkout(local)
+
+    def apply_branch(
+        self, source: Path, *, branch: str, base: str, target: Path, author: Author, message: str
+    ) -> str:
+        """Replays the commits of `branch` in `source` since `base` onto `target`'s HEAD.
+
+        Uncommitted changes in `source` are committed first (with `message`). Nothing in
+        `target` moves unless every commit applies cleanly: a conflict raises ConflictError
+        and leaves both repositories as they were.
+        """
+        if self.diff(source, base=branch, patches=False).files:
+            self.commit(source, message=message, author=author, all_changes=True)
+        with repository_lock(target):
+            repo = open_repository(target)
+            if repo.head_is_unborn:
+                raise GitError("The workspace repository has no commit to apply onto")
+            incoming = f"refs/discobot/incoming/{branch}"
+            remote = repo.remotes.create_anonymous(str(source))
+            remote.fetch([f"+refs/heads/{branch}:{incoming}"])
+            tip = repo.references[incoming].target
+            commits = list(repo.walk(tip, SortMode.TOPOLOGICAL | SortMode.REVERSE))
+            base_id = resolve_commit(repo, base).id
+            ancestors = {c.id for c in repo.walk(base_id)}
+            to_apply = [c for c in commits if c.id not in ancestors]
+            current = repo.head.peel(pygit2.Commit)
+            committer = author.signature()
+            for commit in to_apply:
+                merged = repo.merge_trees(commit.parents[0].tree, current.tree, commit.tree)
+                if merged.conflicts is not None:
+                    paths = sorted(
+                        {(ours or theirs or anc).path for anc, ours, theirs in merged.conflicts}
+                    )
+                    raise ConflictError("The workspace changed the same lines: " + ", ".join(paths))
+                tree = merged.write_tree(repo)
+                new_id = repo.create_commit(
+                    None, commit.author, committer, commit.message, tree, [current.id]
+                )
+                current = repo[new_id].peel(pygit2.Commit)
+            if to_apply:
+                try:
+                    repo.checkout_tree(current.tree)
+                except pygit2.GitError as error:
+                    raise ConflictError(
+                        f"The workspace has uncommitted changes in the way: {error}"
+                    ) from None
+                if repo.head_is_detached:
+                    repo.set_head(current.id)
+                else:
+                    repo.references[repo.head.name].set_target(current.id)
+            repo.references.delete(incoming)
+            return str(current.id)

@@ -422,6 +422,9 @@ class LocalGitProvider:
             base_id = resolve_commit(repo, base).id
             ancestors = {c.id for c in repo.walk(base_id)}
             to_apply = [c for c in commits if c.id not in ancestors]
+            if not to_apply:
+                repo.references.delete(incoming)
+                raise GitError("The session has no changes to commit")
             current = repo.head.peel(pygit2.Commit)
             committer = author.signature()
             for commit in to_apply:

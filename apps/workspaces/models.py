@@ -60,6 +60,8 @@ class Workspace(UUIDModel, TimestampedModel):
     error_message = models.TextField(blank=True)
     commit = models.CharField(max_length=64, blank=True)
     work_dir = models.CharField(max_length=1000, blank=True)
+    # A local folder that is not a repository yet is made one (git init + first commit).
+    init_git = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("created_at", "id")

@@ -79,8 +79,10 @@ def workspace_create(
     source_type: str = SourceType.LOCAL,
     display_name: str | None = None,
     provider: str = "",
+    init_git: bool = False,
 ) -> Workspace:
     workspace = Workspace.objects.create(
+        init_git=init_git,
         project=project,
         path=workspace_path_check(path=path, source_type=source_type),
         source_type=source_type,

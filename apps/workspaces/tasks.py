@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pygit2
+from django.conf import settings
 from django.db import transaction
 
+from apps.credentials.models import Credential
+from apps.credentials.services import credential_access_token
+from apps.gitops.provider import SESSION_BRANCH_PREFIX, Author, GitError, git_provider
 from apps.projects.jobs import JobDeferred, JobFailed, job_handler
 from apps.projects.models import Job, JobType
 from apps.projects.services import project_event_record
@@ -24,15 +29,29 @@ from apps.workspaces.services import (
     workspace_clone_dir,
     workspace_status_set,
 )
+from discobot.errors import ConflictError
 
 
-def head_commit(path: str) -> str:
-    """The commit checked out in the repository containing `path`, or "" for a plain folder."""
-    discovered = pygit2.discover_repository(path)
-    if discovered is None:
+def server_author() -> Author:
+    return Author(settings.GIT_AUTHOR_NAME, settings.GIT_AUTHOR_EMAIL)
+
+
+def session_dir(session_id: str) -> Path:
+    return Path(settings.SESSIONS_DIR) / session_id
+
+
+def session_branch(session_id: str) -> str:
+    return f"{SESSION_BRANCH_PREFIX}{session_id}"
+
+
+def clone_token(workspace: Workspace) -> str:
+    """The project's `github` token, for private https remotes."""
+    if not workspace.path.startswith("https://"):
         return ""
-    repository = pygit2.Repository(discovered)
-    return "" if repository.head_is_unborn else str(repository.head.target)
+    credential = Credential.objects.filter(
+        project_id=workspace.project_id, provider="github"
+    ).first()
+    return credential_access_token(credential=credential) if credential else ""
 
 
 def workspace_init_failed(job: Job) -> None:
@@ -45,17 +64,22 @@ def workspace_init_failed(job: Job) -> None:
 
 @job_handler(JobType.WORKSPACE_INIT, on_failure=workspace_init_failed)
 def workspace_init(job: Job) -> None:
-    """A local folder is checked and used in place; a git URL is cloned under WORKSPACE_DIR."""
+    """A local folder is used in place (made a repository if asked); a git URL is cloned."""
     workspace = Workspace.objects.filter(id=job.resource_id).first()
     if workspace is None:
         return  # deleted meanwhile
+    git = git_provider()
     if workspace.source_type == SourceType.LOCAL:
-        path = local_path_check(workspace.path)
+        path = Path(local_path_check(workspace.path))
+        is_repository = pygit2.discover_repository(str(path)) is not None
+        if not is_repository and workspace.init_git:
+            git.init(path, author=server_author())
+            is_repository = True
         workspace_status_set(
             workspace=workspace,
             status=WorkspaceStatus.READY,
-            commit=head_commit(path),
-            work_dir=path,
+            commit=git.head(path) if is_repository else "",
+            work_dir=str(path),
         )
         return
     workspace_status_set(workspace=workspace, status=WorkspaceStatus.CLONING)
@@ -63,11 +87,10 @@ def workspace_init(job: Job) -> None:
     shutil.rmtree(target, ignore_errors=True)  # what an interrupted attempt left behind
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        repository = pygit2.clone_repository(workspace.path, str(target))
-    except (pygit2.GitError, ValueError) as error:
+        commit = git.clone(workspace.path, target, token=clone_token(workspace))
+    except (pygit2.GitError, ValueError, KeyError) as error:
         shutil.rmtree(target, ignore_errors=True)
         raise RuntimeError(f"Could not clone {workspace.path}: {error}") from error
-    commit = "" if repository.head_is_unborn else str(repository.head.target)
     workspace_status_set(
         workspace=workspace, status=WorkspaceStatus.READY, commit=commit, work_dir=str(target)
     )
@@ -81,20 +104,32 @@ def session_init_failed(job: Job) -> None:
 
 @job_handler(JobType.SESSION_INIT, on_failure=session_init_failed)
 def session_init(job: Job) -> None:
-    """Waits for the workspace, then makes the session ready on it."""
+    """Waits for the workspace, then gives the session its own working copy on its branch."""
     session = Session.objects.select_related("workspace").filter(id=job.resource_id).first()
     if session is None or session.status == SessionStatus.REMOVING:
         return
     workspace = session.workspace
     if workspace.status == WorkspaceStatus.ERROR:
-        raise RuntimeError(f"Workspace is not usable: {workspace.error_message}")
+        raise JobFailed(f"Workspace is not usable: {workspace.error_message}")
     if workspace.status != WorkspaceStatus.READY:
         raise JobDeferred("workspace not ready yet")
+    if not workspace.commit:
+        raise JobFailed("The workspace is not a git repository with a commit")
+    target = session_dir(session.id)
+    if not (target / ".git").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        git_provider().working_copy(
+            Path(workspace.work_dir),
+            target,
+            branch=session_branch(session.id),
+            commit=workspace.commit,
+        )
     session_status_set(
         session=session,
         status=SessionStatus.READY,
         error_message="",
-        workspace_path=workspace.work_dir,
+        workspace_path=str(target),
         workspace_commit=workspace.commit,
     )
 
@@ -109,6 +144,7 @@ def session_delete(job: Job) -> None:
                 type="session_updated",
                 data={"sessionId": job.resource_id, "status": SessionStatus.REMOVED},
             )
+    shutil.rmtree(session_dir(job.resource_id), ignore_errors=True)
 
 
 def session_commit_failed(job: Job) -> None:
@@ -121,10 +157,34 @@ def session_commit_failed(job: Job) -> None:
 
 @job_handler(JobType.SESSION_COMMIT, on_failure=session_commit_failed)
 def session_commit(job: Job) -> None:
-    session = Session.objects.filter(id=job.resource_id).first()
+    """Commits the session's changes on its branch and replays them onto the workspace."""
+    session = Session.objects.select_related("workspace").filter(id=job.resource_id).first()
     if session is None:
         return
+    if not session.workspace_path:
+        raise JobFailed("This session has no working copy yet")
     session_status_set(session=session, commit_status=CommitStatus.COMMITTING)
-    # Sessions get their own working copy with the git issue; until then there is nothing
-    # to apply, and saying so beats reporting a commit that did not happen.
-    raise JobFailed("This session has no working copy to commit from yet")
+    git = git_provider()
+    workspace = session.workspace
+    try:
+        applied = git.apply_branch(
+            Path(session.workspace_path),
+            branch=session_branch(session.id),
+            base=session.workspace_commit,
+            target=Path(workspace.work_dir),
+            author=server_author(),
+            message=f"{session.display_name or session.name}\n\nDiscobot session {session.id}",
+        )
+    except (ConflictError, GitError) as error:
+        raise JobFailed(error.message) from None
+    session_tip = git.head(Path(session.workspace_path))
+    with transaction.atomic():
+        session_status_set(
+            session=session,
+            commit_status=CommitStatus.COMPLETED,
+            commit_error="",
+            applied_commit=applied,
+            # The working copy's changes up to here are in the workspace now.
+            workspace_commit=session_tip,
+        )
+        workspace_status_set(workspace=workspace, status=WorkspaceStatus.READY, commit=applied)

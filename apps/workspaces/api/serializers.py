@@ -136,6 +136,7 @@ class WorkspaceCreateSerializer(StrictSerializer):
         source="source_type", choices=SourceType.choices, default=SourceType.LOCAL
     )
     provider = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    initGit = serializers.BooleanField(source="init_git", default=False)
 
 
 @extend_schema_serializer(component_name="WorkspaceUpdate")

@@ -173,17 +173,11 @@ def mirror_refresh(url: str, *, token: str) -> Path:
                 remote=mirror_remote,
                 callbacks=credentials_callbacks(token),
             )
-            # Point the mirror's HEAD where the remote's points, so clones of it check that out.
-            default = next(
-                (
-                    head.symref_target
-                    for head in repo.remotes["origin"].list_heads()
-                    if head.name == "HEAD"
-                ),
-                None,
-            )
-            if default:
-                repo.set_head(default)
+            # Point the mirror's HEAD where the remote's points (recorded by the clone as the
+            # symbolic origin/HEAD), so that clones of the mirror check that branch out.
+            remote_head = repo.references.get("refs/remotes/origin/HEAD")
+            if remote_head is not None and isinstance(remote_head.target, str):
+                repo.set_head(remote_head.target)
             partial.rename(mirror)
         elif time.time() - stamp.stat().st_mtime > settings.GIT_MIRROR_FRESH_SECONDS:
             pygit2.Repository(str(mirror)).remotes["origin"].fetch(

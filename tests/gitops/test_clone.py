@@ -1,0 +1,107 @@
+"""Cloning from a real git server on 127.0.0.1, through the mirror cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.gitops.provider import git_provider, mirror_path
+from tests.gitops.conftest import git
+from tests.gitserver import StallingProxy, git_daemon
+from tests.jobs import run_jobs
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def served(repo):
+    """`repo` served by `git daemon`, behind a proxy that counts connections."""
+    with git_daemon(repo.parent) as port:
+        proxy = StallingProxy(port)
+        proxy.release()
+        yield proxy, f"git://127.0.0.1:{proxy.port}/{repo.name}"
+        proxy.close()
+
+
+def test_a_git_daemon_url_is_cloned(client, base, served, repo, settings):
+    _, url = served
+
+    created = client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
+    run_jobs()
+
+    body = client.get(f"{base}/workspaces/{created.json()['id']}").json()
+    assert body["status"] == "ready"
+    clone = settings.WORKSPACE_DIR / body["id"]
+    assert git(clone, "rev-parse", "HEAD") == git(repo, "rev-parse", "HEAD")
+    assert git(clone, "remote", "get-url", "origin") == url
+
+
+def test_the_second_clone_of_a_url_comes_from_the_mirror(client, base, served):
+    proxy, url = served
+    client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
+    run_jobs()
+    after_first = proxy.connections
+
+    second = client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
+    run_jobs()
+
+    assert after_first == 1
+    assert proxy.connections == 1  # the second clone did not touch the server
+    assert client.get(f"{base}/workspaces/{second.json()['id']}").json()["status"] == "ready"
+    assert mirror_path(url).is_dir()
+
+
+def test_a_stale_mirror_is_fetched_before_cloning(client, base, served, repo, settings):
+    proxy, url = served
+    client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
+    run_jobs()
+    (repo / "later.txt").write_text("pushed later\n")
+    git(repo, "add", "later.txt")
+    git(repo, "commit", "-q", "-m", "later")
+    settings.GIT_MIRROR_FRESH_SECONDS = 0
+
+    second = client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
+    run_jobs()
+
+    assert proxy.connections == 2
+    clone = settings.WORKSPACE_DIR / second.json()["id"]
+    assert (clone / "later.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("git://127.0.0.1:1/nothing", "Could not clone"),
+        ("file:///definitely/not/a/repo", "Could not clone"),
+    ],
+)
+def test_unreachable_or_missing_repositories_end_in_error(client, base, url, message):
+    created = client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
+    run_jobs()
+
+    body = client.get(f"{base}/workspaces/{created.json()['id']}").json()
+    assert body["status"] == "error"
+    assert body["errorMessage"].startswith(message)
+
+
+def test_a_plain_folder_can_be_made_a_repository(client, base, tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("x\n")
+
+    created = client.post(
+        f"{base}/workspaces", {"path": str(folder), "initGit": True}, format="json"
+    ).json()
+    run_jobs()
+
+    body = client.get(f"{base}/workspaces/{created['id']}").json()
+    assert body["commit"] == git(folder, "rev-parse", "HEAD")
+    assert git(folder, "ls-files") == "notes.txt"
+
+
+def test_provider_operations_directly(repo, tmp_path):
+    provider = git_provider()
+    head = provider.head(repo)
+
+    assert sorted(provider.tree_files(repo, ref=head)) == ["README.md", "logo.bin", "src/app.py"]
+    assert provider.read_blob(repo, path="README.md", ref=head) == b"hello\n"
+    assert provider.log(repo, ref="HEAD", limit=1)[0]["sha"] == head

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,7 +24,6 @@ from pygit2.enums import (
     BranchType,
     DeltaStatus,
     DiffFind,
-    DiffOption,
     FetchPrune,
     FileStatus,
     SortMode,
@@ -41,12 +41,6 @@ DELTA_STATUS = {
     DeltaStatus.RENAMED: "renamed",
     DeltaStatus.COPIED: "added",
 }
-WORKTREE_DIFF = (
-    DiffOption.INCLUDE_UNTRACKED
-    | DiffOption.RECURSE_UNTRACKED_DIRS
-    | DiffOption.SHOW_UNTRACKED_CONTENT
-    | DiffOption.INCLUDE_TYPECHANGE
-)
 
 
 class GitError(ApplicationError):
@@ -185,6 +179,15 @@ def mirror_refresh(url: str, *, token: str) -> Path:
             )
         stamp.touch()
     return mirror
+
+
+def stage_everything(repo: pygit2.Repository, index: pygit2.Index) -> None:
+    """`git add --all`: new and changed files added, deleted ones removed."""
+    index.add_all()
+    workdir = Path(repo.workdir)
+    gone = [entry.path for entry in index if not os.path.lexists(workdir / entry.path)]
+    for path in gone:
+        index.remove(path)
 
 
 def change_of(patch: pygit2.Patch, with_patch: bool) -> FileChange:
@@ -327,8 +330,12 @@ class LocalGitProvider:
         repo = open_repository(repo_path)
         base_tree = resolve_commit(repo, base).tree
         if target is None:
-            diff = base_tree.diff_to_workdir(WORKTREE_DIFF)
-            diff.find_similar(DiffFind.FIND_RENAMES | DiffFind.FIND_FOR_UNTRACKED)
+            # Stage everything in a throw-away copy of the index (never written): its stat
+            # cache spares hashing unchanged files, which comparing with the work tree would not.
+            index = repo.index
+            stage_everything(repo, index)
+            diff = base_tree.diff_to_index(index)
+            diff.find_similar(DiffFind.FIND_RENAMES)
         else:
             diff = base_tree.diff_to_tree(resolve_commit(repo, target).tree)
             diff.find_similar(DiffFind.FIND_RENAMES)
@@ -376,7 +383,7 @@ class LocalGitProvider:
         with repository_lock(repo_path):
             repo = open_repository(repo_path)
             if all_changes:
-                repo.index.add_all()
+                stage_everything(repo, repo.index)
                 repo.index.write()
             tree = repo.index.write_tree()
             parents = [] if repo.head_is_unborn else [repo.head.target]

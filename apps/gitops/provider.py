@@ -61,14 +61,7 @@ class FileChange:
 @dataclass
 class Diff:
     files: list[FileChange] = field(default_factory=list)
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return {
-            "filesChanged": len(self.files),
-            "additions": sum(change.additions for change in self.files),
-            "deletions": sum(change.deletions for change in self.files),
-        }
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -190,20 +183,22 @@ def stage_everything(repo: pygit2.Repository, index: pygit2.Index) -> None:
         index.remove(path)
 
 
-def change_of(patch: pygit2.Patch, with_patch: bool) -> FileChange:
-    delta = patch.delta
+def change_of_delta(delta: pygit2.DiffDelta) -> FileChange:
     status = DELTA_STATUS.get(delta.status, "modified")
-    _, additions, deletions = patch.line_stats
-    binary = bool(delta.is_binary)
     return FileChange(
         path=delta.new_file.path,
         status=status,
         old_path=delta.old_file.path if status == "renamed" else None,
-        additions=0 if binary else additions,
-        deletions=0 if binary else deletions,
-        binary=binary,
-        patch=(None if binary else patch.text) if with_patch else None,
+        binary=bool(delta.is_binary),
     )
+
+
+def change_of(patch: pygit2.Patch) -> FileChange:
+    change = change_of_delta(patch.delta)
+    if not patch.delta.is_binary:
+        _, change.additions, change.deletions = patch.line_stats
+        change.patch = patch.text
+    return change
 
 
 class LocalGitProvider:
@@ -339,7 +334,16 @@ class LocalGitProvider:
         else:
             diff = base_tree.diff_to_tree(resolve_commit(repo, target).tree)
             diff.find_similar(DiffFind.FIND_RENAMES)
-        return Diff(files=[change_of(patch, patches) for patch in diff if patch is not None])
+        totals = diff.stats
+        stats = {
+            "filesChanged": totals.files_changed,
+            "additions": totals.insertions,
+            "deletions": totals.deletions,
+        }
+        if not patches:
+            # Paths and statuses come from the deltas alone; no patch text is produced.
+            return Diff(files=[change_of_delta(delta) for delta in diff.deltas], stats=stats)
+        return Diff(files=[change_of(patch) for patch in diff if patch is not None], stats=stats)
 
     def tree_files(self, repo_path: Path, *, ref: str) -> list[str]:
         repo = open_repository(repo_path)

@@ -95,7 +95,8 @@ def session_latency(work: Path) -> None:
         ):
             median, p95 = timings(server.base_url, path)
             print(
-                f"GET {label:20} median {median:7.1f} ms   p95 {p95:7.1f} ms   ({REQUESTS} requests)"
+                f"GET {label:20} median {median:7.1f} ms   p95 {p95:7.1f} ms"
+                f"   ({REQUESTS} requests)"
             )
 
 

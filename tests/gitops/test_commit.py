@@ -115,7 +115,7 @@ def test_nothing_to_commit_fails_clearly(client, session):
 
 
 def test_a_git_url_workspace_end_to_end(client, base, repo, settings):
-    """The issue's "done when": clone, edit through the API, diff, commit, and the clone holds it."""
+    """The issue's "done when": clone, edit through the API, diff, commit; the clone has it."""
     created = client.post(
         f"{base}/workspaces", {"path": f"file://{repo}", "sourceType": "git"}, format="json"
     ).json()

@@ -76,9 +76,11 @@ def other_project(outsider) -> Project:
 
 @pytest.fixture(autouse=True)
 def job_settings(settings, tmp_path):
-    """Retries without waiting, and clones under the test's own folder."""
+    """Retries without waiting; clones, working copies and locks under the test's own folder."""
     settings.JOB_RETRY_BACKOFF_SECONDS = 0
     settings.WORKSPACE_DIR = tmp_path / "workspaces"
+    settings.SESSIONS_DIR = tmp_path / "sessions"
+    settings.DATA_DIR = tmp_path / "data"
 
 
 @pytest.fixture

@@ -18,12 +18,6 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-@pytest.fixture(autouse=True)
-def git_dirs(settings, tmp_path):
-    settings.SESSIONS_DIR = tmp_path / "sessions"
-    settings.DATA_DIR = tmp_path / "data"
-
-
 @pytest.fixture
 def client(client_for, member) -> APIClient:
     return client_for(member)

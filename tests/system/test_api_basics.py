@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 
 # Actions whose POST carries no body.
-BODILESS_ACTIONS = ("/accept", "/commit", "/refresh", "/test", "/anthropic/authorize")
+BODILESS_ACTIONS = ("/accept", "/commit", "/refresh", "/test", "/anthropic/authorize", "/fetch")
 
 
 def test_health_reports_ok_without_credentials(auth_enabled):

@@ -292,7 +292,7 @@ class TestSessions:
         return client.post(f"{base}/sessions", body, format="json")
 
     def test_created_session_becomes_ready_once_its_workspace_is(
-        self, client, base, workspace, git_repo, project
+        self, client, base, workspace, git_repo, project, settings
     ):
         response = self.create(client, base, workspace, name="Fix the flaky test in CI please now")
 
@@ -307,7 +307,7 @@ class TestSessions:
 
         ready = client.get(f"{base}/sessions/sess-1").json()
         assert ready["status"] == "ready"
-        assert ready["workspacePath"] == str(git_repo)
+        assert ready["workspacePath"] == str(settings.SESSIONS_DIR / "sess-1")
         assert ready["workspaceCommit"] == head_of(git_repo)
         assert [e["status"] for e in events_of(project, "session_updated")] == [
             "initializing",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,9 +116,14 @@ def write_file(
         if path.is_dir():
             raise ApplicationError(f"{relative} is a folder")
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.discobot-tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        # Written beside the repository's objects (same file system, never seen as a change),
+        # then renamed into place, so nobody ever reads half a file.
+        git_dir = root / ".git"
+        staging = git_dir / "discobot-writes" if git_dir.is_dir() else path.parent
+        staging.mkdir(exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=staging, delete=False) as temporary:
+            temporary.write(data)
+        os.replace(temporary.name, path)
     return len(data)
 
 

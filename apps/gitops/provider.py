@@ -6,6 +6,7 @@ hosting API) can be configured with GIT_PROVIDER without touching them.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import shutil
@@ -45,6 +46,10 @@ DELTA_STATUS = {
 
 class GitError(ApplicationError):
     """A git operation the caller asked for cannot be done (bad ref, not a repository...)."""
+
+
+class NothingToCommit(GitError):
+    pass
 
 
 @dataclass
@@ -179,10 +184,14 @@ def stage_everything(repo: pygit2.Repository, index: pygit2.Index) -> None:
 
     Only the paths `status` reports are touched; its stat cache makes that fast on big trees.
     """
+    workdir = Path(repo.workdir)
     for path, flags in repo.status(ignored=False).items():
-        if flags & FileStatus.WT_DELETED:
-            index.remove(path)
-        elif flags & (FileStatus.WT_NEW | FileStatus.WT_MODIFIED | FileStatus.WT_TYPECHANGE):
+        changed = FileStatus.WT_NEW | FileStatus.WT_MODIFIED | FileStatus.WT_TYPECHANGE
+        # A file may vanish between the two looks (a reader does not hold the lock).
+        if flags & FileStatus.WT_DELETED or not (workdir / path).exists():
+            if path in index:
+                index.remove(path)
+        elif flags & changed:
             index.add(path)
 
 
@@ -395,7 +404,7 @@ class LocalGitProvider:
             tree = repo.index.write_tree()
             parents = [] if repo.head_is_unborn else [repo.head.target]
             if parents and repo[parents[0]].peel(pygit2.Commit).tree_id == tree:
-                raise GitError("Nothing to commit")
+                raise NothingToCommit("Nothing to commit")
             sig = author.signature()
             return str(repo.create_commit("HEAD", sig, sig, message, tree, parents))
 
@@ -423,7 +432,7 @@ class LocalGitProvider:
         `target` moves unless every commit applies cleanly: a conflict raises ConflictError
         and leaves both repositories as they were.
         """
-        if self.diff(source, base=branch, patches=False).files:
+        with contextlib.suppress(NothingToCommit):
             self.commit(source, message=message, author=author, all_changes=True)
         with repository_lock(target):
             repo = open_repository(target)

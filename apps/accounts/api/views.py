@@ -25,9 +25,10 @@ from apps.accounts.api.serializers import (
 )
 from apps.accounts.ratelimits import auth_failure_retry_after
 from discobot.api.requests import AuthenticatedRequest
+from discobot.api.schema import error_responses
 from discobot.api.serializers import ErrorSerializer, SuccessSerializer
 
-UNAUTHENTICATED = {401: OpenApiResponse(ErrorSerializer, description="Not authenticated")}
+UNAUTHENTICATED = error_responses(401)
 
 
 def configured_providers() -> list[str]:

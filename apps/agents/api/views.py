@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,13 +14,10 @@ from apps.agents.api.serializers import (
 )
 from apps.agents.catalog import AGENT_TYPES
 from apps.projects.api.base import ProjectScopedView
-from discobot.api.serializers import ErrorSerializer, SuccessSerializer
+from discobot.api.schema import error_responses
+from discobot.api.serializers import SuccessSerializer
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid request"),
-    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or not a member)"),
-}
+ERRORS = error_responses(400, 401, 404)
 
 
 class AgentListView(ProjectScopedView):

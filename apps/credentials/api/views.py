@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,14 +20,11 @@ from apps.credentials.api.serializers import (
 )
 from apps.credentials.models import Credential
 from apps.projects.api.base import ProjectScopedView
+from discobot.api.schema import error_responses
 from discobot.api.serializers import ErrorSerializer
 from discobot.errors import ApplicationError, NotFoundError
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid request"),
-    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or not a member)"),
-}
+ERRORS = error_responses(400, 401, 404)
 AUTHORIZE_ANSWER = inline_serializer(
     "OAuthAuthorize",
     {

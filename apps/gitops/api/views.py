@@ -6,7 +6,6 @@ from typing import Any
 
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     inline_serializer,
 )
@@ -30,15 +29,11 @@ from apps.gitops.api.serializers import (
 from apps.gitops.provider import Author, Diff, git_provider
 from apps.projects.api.base import ProjectScopedView
 from apps.workspaces.selectors import session_get, workspace_get
-from discobot.api.serializers import ErrorSerializer, SuccessSerializer
+from discobot.api.schema import error_responses
+from discobot.api.serializers import SuccessSerializer
 from discobot.errors import ApplicationError, ConflictError
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid request or unsafe path"),
-    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or not a member)"),
-    409: OpenApiResponse(ErrorSerializer, description="Not ready, or a conflict"),
-}
+ERRORS = error_responses(400, 401, 404, 409)
 FILE_CONTENT = inline_serializer(
     "FileContent",
     {

@@ -18,14 +18,11 @@ from apps.projects.api.serializers import (
 )
 from apps.projects.models import Role
 from discobot.api.requests import AuthenticatedRequest
+from discobot.api.schema import error_responses
 from discobot.api.serializers import ErrorSerializer, SuccessSerializer
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid request"),
-    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
-    404: OpenApiResponse(ErrorSerializer, description="Project not found (or not a member)"),
-}
-ROLE_ERRORS = {**ERRORS, 403: OpenApiResponse(ErrorSerializer, description="Role too low")}
+ERRORS = error_responses(400, 401, 404)
+ROLE_ERRORS = error_responses(400, 401, 403, 404)
 
 
 class ProjectListView(APIView):

@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     inline_serializer,
 )
@@ -21,14 +20,11 @@ from apps.workspaces.api.serializers import (
     WorkspaceOutputSerializer,
     WorkspaceUpdateSerializer,
 )
-from discobot.api.serializers import ErrorSerializer, SuccessSerializer
+from discobot.api.schema import error_responses
+from discobot.api.serializers import SuccessSerializer
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid request"),
-    401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
-    404: OpenApiResponse(ErrorSerializer, description="Not found (or not a member)"),
-}
-CONFLICT = {409: OpenApiResponse(ErrorSerializer, description="Conflict")}
+ERRORS = error_responses(400, 401, 404)
+CONFLICT = error_responses(409)
 
 
 class WorkspaceListView(ProjectScopedView):

@@ -133,3 +133,20 @@ def test_a_git_url_workspace_end_to_end(client, base, repo, settings):
     assert body["commitStatus"] == "completed"
     assert git(clone, "rev-parse", "HEAD") == body["appliedCommit"]
     assert (clone / "hello.txt").read_text() == "hi\n"
+
+
+def test_deleted_and_renamed_files_are_committed_too(client, session, repo):
+    client.post(f"{session}/files/delete", {"path": "logo.bin"}, format="json")
+    client.post(
+        f"{session}/files/rename",
+        {"oldPath": "README.md", "newPath": "docs/README.md"},
+        format="json",
+    )
+
+    body = commit(client, session)
+
+    assert body["commitStatus"] == "completed"
+    assert not (repo / "logo.bin").exists()
+    assert not (repo / "README.md").exists()
+    assert (repo / "docs" / "README.md").read_text() == "hello\n"
+    assert git(repo, "status", "--porcelain") == ""

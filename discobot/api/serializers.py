@@ -58,3 +58,13 @@ class ErrorSerializer(serializers.Serializer):
 
 class SuccessSerializer(serializers.Serializer):
     success = serializers.BooleanField()
+
+
+class BlankAsNullField(serializers.CharField):
+    """An optional text field of the contract: stored as "", rendered as null when empty."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        return str(value) if value else None

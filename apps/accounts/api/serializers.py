@@ -4,19 +4,16 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, User
-from discobot.api.serializers import StrictSerializer
+from discobot.api.serializers import BlankAsNullField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="User")
 class UserOutputSerializer(serializers.ModelSerializer):
-    avatarUrl = serializers.SerializerMethodField()
+    avatarUrl = BlankAsNullField(source="avatar_url")
 
     class Meta:
         model = User
         fields = ("id", "email", "name", "avatarUrl", "provider")
-
-    def get_avatarUrl(self, user: User) -> str | None:
-        return user.avatar_url or None
 
 
 @extend_schema_serializer(component_name="ApiTokenInput")

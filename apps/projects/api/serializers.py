@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from apps.projects.models import Project, ProjectInvitation, ProjectMember, Role
 from apps.projects.services import INVITABLE_ROLES
-from discobot.api.serializers import StrictSerializer
+from discobot.api.serializers import BlankAsNullField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="ProjectInput")
@@ -29,7 +29,7 @@ class MemberOutputSerializer(serializers.ModelSerializer):
     userId = serializers.UUIDField(source="user_id")
     email = serializers.EmailField(source="user.email")
     name = serializers.CharField(source="user.name")
-    avatarUrl = serializers.SerializerMethodField()
+    avatarUrl = BlankAsNullField(source="user.avatar_url")
     invitedAt = serializers.DateTimeField(source="invited_at", allow_null=True)
     acceptedAt = serializers.DateTimeField(source="accepted_at", allow_null=True)
 
@@ -46,9 +46,6 @@ class MemberOutputSerializer(serializers.ModelSerializer):
             "invitedAt",
             "acceptedAt",
         )
-
-    def get_avatarUrl(self, member: ProjectMember) -> str | None:
-        return member.user.avatar_url or None
 
 
 @extend_schema_serializer(component_name="InvitationInput")

@@ -6,28 +6,24 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.workspaces.models import SESSION_ID_PATTERN, Session, SessionStatus, SourceType, Workspace
-from discobot.api.serializers import StrictSerializer
-
-
-def blank_to_none(value: str) -> str | None:
-    return value or None
+from discobot.api.serializers import BlankAsNullField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="Session")
 class SessionOutputSerializer(serializers.ModelSerializer):
     projectId = serializers.CharField(source="project_id")
-    displayName = serializers.SerializerMethodField()
+    displayName = BlankAsNullField(source="display_name")
     timestamp = serializers.DateTimeField(source="updated_at")
-    commitStatus = serializers.SerializerMethodField()
-    commitError = serializers.SerializerMethodField()
-    baseCommit = serializers.SerializerMethodField()
-    appliedCommit = serializers.SerializerMethodField()
-    errorMessage = serializers.SerializerMethodField()
+    commitStatus = serializers.CharField(source="commit_status")
+    commitError = BlankAsNullField(source="commit_error")
+    baseCommit = BlankAsNullField(source="base_commit")
+    appliedCommit = BlankAsNullField(source="applied_commit")
+    errorMessage = BlankAsNullField(source="error_message")
     files = serializers.SerializerMethodField()
     workspaceId = serializers.UUIDField(source="workspace_id")
     agentId = serializers.UUIDField(source="agent_id", allow_null=True)
-    workspacePath = serializers.SerializerMethodField()
-    workspaceCommit = serializers.SerializerMethodField()
+    workspacePath = BlankAsNullField(source="workspace_path")
+    workspaceCommit = BlankAsNullField(source="workspace_commit")
 
     class Meta:
         model = Session
@@ -51,41 +47,17 @@ class SessionOutputSerializer(serializers.ModelSerializer):
             "workspaceCommit",
         )
 
-    def get_displayName(self, session: Session) -> str | None:
-        return blank_to_none(session.display_name)
-
-    def get_commitStatus(self, session: Session) -> str:
-        return session.commit_status
-
-    def get_commitError(self, session: Session) -> str | None:
-        return blank_to_none(session.commit_error)
-
-    def get_baseCommit(self, session: Session) -> str | None:
-        return blank_to_none(session.base_commit)
-
-    def get_appliedCommit(self, session: Session) -> str | None:
-        return blank_to_none(session.applied_commit)
-
-    def get_errorMessage(self, session: Session) -> str | None:
-        return blank_to_none(session.error_message)
-
     def get_files(self, session: Session) -> list[str]:
         return []  # the contract keeps this field, always empty
-
-    def get_workspacePath(self, session: Session) -> str | None:
-        return blank_to_none(session.workspace_path)
-
-    def get_workspaceCommit(self, session: Session) -> str | None:
-        return blank_to_none(session.workspace_commit)
 
 
 @extend_schema_serializer(component_name="Workspace")
 class WorkspaceOutputSerializer(serializers.ModelSerializer):
-    displayName = serializers.SerializerMethodField()
+    displayName = BlankAsNullField(source="display_name")
     sourceType = serializers.CharField(source="source_type")
-    errorMessage = serializers.SerializerMethodField()
-    commit = serializers.SerializerMethodField()
-    workDir = serializers.SerializerMethodField()
+    errorMessage = BlankAsNullField(source="error_message")
+    commit = BlankAsNullField()
+    workDir = BlankAsNullField(source="work_dir")
     sessions = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
@@ -106,18 +78,6 @@ class WorkspaceOutputSerializer(serializers.ModelSerializer):
             "createdAt",
             "updatedAt",
         )
-
-    def get_displayName(self, workspace: Workspace) -> str | None:
-        return blank_to_none(workspace.display_name)
-
-    def get_errorMessage(self, workspace: Workspace) -> str | None:
-        return blank_to_none(workspace.error_message)
-
-    def get_commit(self, workspace: Workspace) -> str | None:
-        return blank_to_none(workspace.commit)
-
-    def get_workDir(self, workspace: Workspace) -> str | None:
-        return blank_to_none(workspace.work_dir)
 
     def get_sessions(self, workspace: Workspace) -> list[dict[str, Any]]:
         """Filled in on a single workspace (`with_sessions`), empty in lists (contract §2)."""

@@ -13,7 +13,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -106,21 +107,13 @@ def job_run(*, job_id: str, worker_id: str) -> None:
     if not claimed:
         return
     job = Job.objects.get(id=job_id)
-    stop_renewing = threading.Event()
-    renewer = threading.Thread(
-        target=lease_renew, args=(job.id, worker_id, stop_renewing), daemon=True
-    )
-    renewer.start()
     try:
-        JOB_HANDLERS[job.type].run(job)
+        with lease_renewed(job.id, worker_id):
+            JOB_HANDLERS[job.type].run(job)
     except JobDeferred as deferred:
-        stop_renewing.set()
-        renewer.join()
         job_defer(job=job, delay_seconds=deferred.delay_seconds, worker_id=worker_id)
     except Exception as error:
         logger.warning("job %s (%s) attempt %s failed: %s", job.id, job.type, job.attempts, error)
-        stop_renewing.set()
-        renewer.join()
         job_attempt_failed(
             job=job,
             error=str(error) or type(error).__name__,
@@ -128,9 +121,20 @@ def job_run(*, job_id: str, worker_id: str) -> None:
             retry=not isinstance(error, JobFailed),
         )
     else:
-        stop_renewing.set()
-        renewer.join()
         job_finish(job=job, status=JobStatus.COMPLETED, worker_id=worker_id)
+
+
+@contextmanager
+def lease_renewed(job_id: uuid.UUID, worker_id: str) -> Iterator[None]:
+    """Keeps the running attempt's lease fresh until the block ends, however it ends."""
+    stop = threading.Event()
+    renewer = threading.Thread(target=lease_renew, args=(job_id, worker_id, stop), daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def lease_renew(job_id: uuid.UUID, worker_id: str, stop: threading.Event) -> None:

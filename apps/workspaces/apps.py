@@ -6,4 +6,7 @@ class WorkspacesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from apps.workspaces import tasks  # noqa: F401  (registers the job handlers)
+        from apps.workspaces import (  # noqa: F401  (registers the checks and the job handlers)
+            checks,
+            tasks,
+        )

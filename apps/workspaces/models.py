@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from uuid import uuid4
+
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -60,6 +62,10 @@ class Workspace(UUIDModel, TimestampedModel):
     error_message = models.TextField(blank=True)
     commit = models.CharField(max_length=64, blank=True)
     work_dir = models.CharField(max_length=1000, blank=True)
+    # The folder on this server the workspace takes its files from (a local folder, or a git
+    # source on this disk), symlinks resolved; empty for a remote URL. A folder belongs to the
+    # projects whose workspaces use it.
+    real_path = models.CharField(max_length=1000, blank=True)
     # A local folder that is not a repository yet is made one (git init + first commit).
     init_git = models.BooleanField(default=False)
 
@@ -72,13 +78,14 @@ class Workspace(UUIDModel, TimestampedModel):
 
 
 class Session(TimestampedModel):
-    """One agent conversation on a workspace, with its own sandbox and working copy."""
+    """One agent conversation on a workspace, with its own sandbox and working copy.
 
-    id = models.CharField(
-        primary_key=True,
-        max_length=65,
-        validators=[RegexValidator(SESSION_ID_PATTERN)],
-    )
+    `id` is the client's id, unique within the project only, so that whether another project
+    holds an id never shows; rows are keyed by `uuid`.
+    """
+
+    uuid = models.UUIDField(primary_key=True, default=uuid4, editable=False)
+    id = models.CharField(max_length=65, validators=[RegexValidator(SESSION_ID_PATTERN)])
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sessions")
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="sessions")
     agent = models.ForeignKey(
@@ -106,6 +113,9 @@ class Session(TimestampedModel):
 
     class Meta:
         ordering = ("created_at", "id")
+        constraints = (
+            models.UniqueConstraint(fields=("project", "id"), name="unique_session_id_per_project"),
+        )
         indexes = (
             models.Index(fields=("project", "created_at"), name="session_project_idx"),
             models.Index(fields=("workspace", "created_at"), name="session_workspace_idx"),

@@ -3,14 +3,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+import pygit2
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from pygit2.enums import RepositoryOpenFlag
 
-from apps.projects.jobs import job_enqueue, job_pending_exists
-from apps.projects.models import JobType, Project
+from apps.accounts.models import User
+from apps.projects.jobs import job_enqueue
+from apps.projects.models import Job, JobStatus, JobType, Project
 from apps.projects.services import project_event_record
 from apps.workspaces.models import (
     CommitStatus,
@@ -22,8 +28,30 @@ from apps.workspaces.models import (
 )
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 
-# https://, http://, ssh://, git://, file:// URLs, scp-like `git@host:path`, or a folder path.
-GIT_URL = re.compile(r"^(?:(?:https?|ssh|git|file)://\S+|[\w.-]+@[\w.-]+:\S+|[/~.]\S*)$")
+# Git URL forms: `scheme://...`, scp-like `user@host:path`, or a path on this server.
+SCHEME_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://\S+$")
+SCP_URL = re.compile(r"^[\w.-]+@[\w.-]+:\S+$")
+# git's `transport::address` runs a remote helper (`ext::` runs any command, `fd::` reads the
+# server's file descriptors). libgit2 does not speak it, a git command line would.
+REMOTE_HELPER_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+# A part starting with `-` could reach ssh or git as an option (`-oProxyCommand=`,
+# `--upload-pack=`).
+OPTION_LIKE = re.compile(r"(?:^|[^\w.-])-")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# Anonymous mode is one person's laptop: it clones whatever its owner could clone by hand.
+ANONYMOUS_GIT_URL_SCHEMES = ("http", "https", "ssh", "git")
+# pg_advisory_xact_lock key ("discobot" in ASCII) that serialises claims of folders.
+FOLDER_CLAIMS_LOCK = 0x646973636F626F74
+
+LOCAL_FOLDERS_DISABLED = (
+    "Local folders are disabled on this server: the operator enables them by setting "
+    "WORKSPACE_ROOTS"
+)
+FOLDER_CLAIMED = "This folder is used by a workspace of a project you are not a member of"
+FOLDER_MOVED = (
+    "The folder is no longer the one that was checked when the path was set (a symbolic link "
+    "changed); set the path again"
+)
 
 # Changes a client may ask for with PUT/PATCH; the rest are the jobs' to make.
 SESSION_TRANSITIONS = {
@@ -34,23 +62,162 @@ SESSION_TRANSITIONS = {
 SESSION_NAME_LENGTH = 50
 
 
-# --- Workspaces --------------------------------------------------------------------------------
+# --- Workspace sources -------------------------------------------------------------------------
 
 
-def local_path_check(raw_path: str) -> str:
-    """A readable folder on this server, `~` expanded, inside WORKSPACE_ROOTS when set."""
+@dataclass(frozen=True)
+class WorkspaceSource:
+    """Where a workspace takes its files from, as this server's rules accept it."""
+
+    path: str  # as stored and shown: the cleaned folder path, or the URL
+    folder: Path | None  # the folder on this server (symlinks resolved); None for a remote URL
+
+    @property
+    def real_path(self) -> str:
+        return str(self.folder) if self.folder is not None else ""
+
+
+def overlaps(a: Path, b: Path) -> bool:
+    return a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def workspace_roots() -> list[Path]:
+    return [Path(os.path.realpath(root)) for root in settings.WORKSPACE_ROOTS]
+
+
+def server_folders() -> list[Path]:
+    """Where the server keeps its own files: its data, clones, working copies, code, database."""
+    folders = [settings.DATA_DIR, settings.WORKSPACE_DIR, settings.SESSIONS_DIR, settings.BASE_DIR]
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and os.path.isabs(str(database["NAME"])):
+        folders.append(database["NAME"])
+    return [Path(os.path.realpath(folder)) for folder in folders]
+
+
+def local_folder_check(raw_path: str) -> tuple[str, Path]:
+    """A readable folder on this server, `~` expanded; returns the cleaned path and the folder
+    with symlinks resolved. With auth on, only inside WORKSPACE_ROOTS and clear of the server's
+    own files. The roots are checked first, so whether a folder outside them exists does not
+    show."""
+    if CONTROL_CHARACTERS.search(raw_path):
+        raise ApplicationError("Path must not contain control characters")
     path = Path(os.path.normpath(os.path.expanduser(raw_path)))
     if not path.is_absolute():
         raise ApplicationError("Path must be absolute (or start with ~)")
-    if not path.is_dir():
+    if settings.AUTH_ENABLED and not settings.WORKSPACE_ROOTS:
+        raise ApplicationError(LOCAL_FOLDERS_DISABLED)
+    folder = Path(os.path.realpath(path))
+    if settings.WORKSPACE_ROOTS and not any(folder.is_relative_to(r) for r in workspace_roots()):
+        raise ApplicationError("Path is outside the folders this server may use")
+    if not folder.is_dir():
         raise ApplicationError(f"Path is not a folder on the server: {path}")
-    if not os.access(path, os.R_OK | os.X_OK):
+    if not os.access(folder, os.R_OK | os.X_OK):
         raise ApplicationError(f"The server may not read {path}")
-    if settings.WORKSPACE_ROOTS:
-        real = path.resolve()
-        if not any(real.is_relative_to(root.resolve()) for root in settings.WORKSPACE_ROOTS):
-            raise ApplicationError("Path is outside the folders this server may use")
-    return str(path)
+    if settings.AUTH_ENABLED and any(overlaps(folder, own) for own in server_folders()):
+        raise ApplicationError("Path overlaps the folders where this server keeps its own files")
+    return str(path), folder
+
+
+def git_source_check(url: str) -> WorkspaceSource:
+    """A git URL with an allowed scheme, or a repository on this disk under the folder rules."""
+    if CONTROL_CHARACTERS.search(url):
+        raise ApplicationError("Git URL must not contain control characters")
+    if REMOTE_HELPER_URL.match(url):
+        raise ApplicationError("Git remote helpers (transport::address) are not allowed")
+    if OPTION_LIKE.search(url):
+        raise ApplicationError(
+            "Git URL has a part starting with '-' (git could take it for an option)"
+        )
+    if url.startswith(("/", "~", ".")):
+        return WorkspaceSource(path=url, folder=local_folder_check(url)[1])
+    if match := SCHEME_URL.match(url):
+        scheme = match[1].lower()
+    elif SCP_URL.match(url):
+        scheme = "ssh"
+    else:
+        raise ApplicationError("Path must be a git URL (https, ssh, git, file) or a folder")
+    if scheme == "file":
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise ApplicationError("A file:// URL must name a folder on this server (file:///path)")
+        return WorkspaceSource(path=url, folder=local_folder_check(unquote(parts.path))[1])
+    allowed = list(settings.GIT_URL_SCHEMES)
+    if not settings.AUTH_ENABLED:
+        allowed += [s for s in ANONYMOUS_GIT_URL_SCHEMES if s not in allowed]
+    if scheme not in allowed:
+        raise ApplicationError(
+            f"Git URLs with {scheme}:// are not allowed on this server (allowed: "
+            f"{', '.join(allowed)}); the operator may allow more in GIT_URL_SCHEMES"
+        )
+    return WorkspaceSource(path=url, folder=None)
+
+
+def workspace_source_check(*, path: str, source_type: str) -> WorkspaceSource:
+    """`path` under the server's rules for `source_type`; who may use a folder is
+    folder_claim_check's question."""
+    path = path.strip()
+    if not path:
+        raise ApplicationError("Path is required")
+    if source_type == SourceType.LOCAL:
+        cleaned, folder = local_folder_check(path)
+        return WorkspaceSource(path=cleaned, folder=folder)
+    return git_source_check(path)
+
+
+def workspace_source_recheck(workspace: Workspace) -> WorkspaceSource:
+    """A workspace's source under the server's rules of now (they may have changed since it was
+    added), and still the folder that was checked and claimed then."""
+    source = workspace_source_check(path=workspace.path, source_type=workspace.source_type)
+    if source.real_path != workspace.real_path:
+        raise ApplicationError(FOLDER_MOVED)
+    return source
+
+
+def folder_claims_lock() -> None:
+    """Claims are checked and recorded one at a time, so two projects adding the same folder at
+    once cannot both pass. (SQLite's write transactions, BEGIN IMMEDIATE, are serial already.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FOLDER_CLAIMS_LOCK])
+
+
+def folder_claim_check(*, folder: Path, project: Project, user: User) -> None:
+    """A folder another project's workspace uses (the same folder, one inside it or one around
+    it) stays that project's: only its members may bring it into another project. The answer
+    does not say which project."""
+    folder_claims_lock()
+    around = [str(folder), *(str(parent) for parent in folder.parents)]
+    inside = str(folder).rstrip("/") + "/"
+    claimed = (
+        Workspace.objects.exclude(project=project)
+        .filter(Q(real_path__in=around) | Q(real_path__startswith=inside))
+        .exclude(project__memberships__user=user)
+    )
+    if claimed.exists():
+        raise ConflictError(FOLDER_CLAIMED)
+
+
+def folder_is_repository(folder: Path) -> bool:
+    """Whether `folder` is the root of its own repository: git directory `folder/.git` (a real
+    folder) and work tree exactly `folder`. A folder inside another repository is not: that
+    repository is not the workspace's to use."""
+    dot_git = folder / ".git"
+    if not os.path.lexists(dot_git):
+        return False
+    if dot_git.is_symlink() or not dot_git.is_dir():
+        raise ApplicationError(
+            f"{dot_git} is not a folder (a link, a linked worktree or a submodule); "
+            "add the repository it belongs to instead"
+        )
+    try:
+        repo = pygit2.Repository(str(folder), RepositoryOpenFlag.NO_SEARCH)
+    except pygit2.GitError:
+        raise ApplicationError(f"{dot_git} is not a usable git repository") from None
+    if repo.is_bare or repo.workdir is None or Path(repo.workdir).resolve() != folder:
+        raise ApplicationError(
+            f"The repository in {folder} has its work tree elsewhere (core.worktree or core.bare)"
+        )
+    return True
 
 
 def provider_check(provider: str) -> str:
@@ -60,56 +227,70 @@ def provider_check(provider: str) -> str:
     return provider
 
 
-def workspace_path_check(*, path: str, source_type: str) -> str:
-    path = path.strip()
-    if not path:
-        raise ApplicationError("Path is required")
-    if source_type == SourceType.LOCAL:
-        return local_path_check(path)
-    if not GIT_URL.match(path):
-        raise ApplicationError("Path must be a git URL (https, ssh, git, file) or a folder")
-    return path
+# --- Workspaces --------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def workspace_create(
     *,
     project: Project,
+    user: User,
     path: str,
     source_type: str = SourceType.LOCAL,
     display_name: str | None = None,
     provider: str = "",
     init_git: bool = False,
 ) -> Workspace:
+    source = workspace_source_check(path=path, source_type=source_type)
+    if source.folder is not None:
+        folder_claim_check(folder=source.folder, project=project, user=user)
     workspace = Workspace.objects.create(
         init_git=init_git,
         project=project,
-        path=workspace_path_check(path=path, source_type=source_type),
+        path=source.path,
+        real_path=source.real_path,
         source_type=source_type,
         display_name=display_name or "",
         provider=provider_check(provider),
     )
     workspace_announce(workspace)
+    workspace_init_enqueue(workspace)
+    return workspace
+
+
+def workspace_init_enqueue(workspace: Workspace) -> None:
     job_enqueue(
-        project_id=project.id,
+        project_id=workspace.project_id,
         type=JobType.WORKSPACE_INIT,
         resource_type="workspace",
         resource_id=str(workspace.id),
     )
-    return workspace
 
 
-def workspace_update(*, workspace: Workspace, changes: dict[str, Any]) -> Workspace:
-    """Applies the fields present in `changes`; `display_name=None` clears the name."""
+@transaction.atomic
+def workspace_update(*, workspace: Workspace, user: User, changes: dict[str, Any]) -> Workspace:
+    """Applies the fields present in `changes`; `display_name=None` clears the name. A new path
+    is checked like a new workspace's, and the workspace is prepared again from it."""
+    source = None
     if "path" in changes:
-        workspace.path = workspace_path_check(
-            path=changes["path"], source_type=workspace.source_type
-        )
+        source = workspace_source_check(path=changes["path"], source_type=workspace.source_type)
+        if (source.path, source.real_path) == (workspace.path, workspace.real_path):
+            source = None
+        elif source.folder is not None:
+            folder_claim_check(folder=source.folder, project=workspace.project, user=user)
     if "display_name" in changes:
         workspace.display_name = changes["display_name"] or ""
     if "provider" in changes:
         workspace.provider = provider_check(changes["provider"] or "")
+    if source is not None:
+        workspace.path, workspace.real_path = source.path, source.real_path
+        # The commit and work_dir were the old source's; workspace_init finds the new ones.
+        workspace.status = WorkspaceStatus.INITIALIZING
+        workspace.commit = workspace.work_dir = workspace.error_message = ""
     workspace.save()
+    if source is not None:
+        workspace_announce(workspace)
+        workspace_init_enqueue(workspace)
     return workspace
 
 
@@ -196,7 +377,8 @@ def session_create(
         agent = project.agents.filter(id=agent_id).first()
         if agent is None:
             raise NotFoundError("Agent not found")
-    if Session.objects.filter(id=session_id).exists():
+    # Ids are the project's own: another project's session of the same id never shows here.
+    if project.sessions.filter(id=session_id).exists():
         raise ConflictError("A session with this id already exists")
     try:
         with transaction.atomic():
@@ -262,9 +444,15 @@ def session_delete(*, session: Session) -> None:
 @transaction.atomic
 def session_commit_request(*, session: Session) -> Session:
     """Queues a session_commit of the session's changes onto its workspace."""
-    session = Session.objects.select_for_update().select_related("workspace").get(id=session.id)
+    session = Session.objects.select_for_update().select_related("workspace").get(pk=session.pk)
+    commit_queued = Job.objects.filter(
+        project_id=session.project_id,  # the id alone may be another project's session too
+        type=JobType.SESSION_COMMIT,
+        resource_id=session.id,
+        status__in=(JobStatus.PENDING, JobStatus.RUNNING),
+    )
     if session.commit_status in (CommitStatus.PENDING, CommitStatus.COMMITTING) or (
-        job_pending_exists(type=JobType.SESSION_COMMIT, resource_id=session.id)
+        commit_queued.exists()
     ):
         raise ConflictError("A commit is already in progress for this session")
     session.commit_status = CommitStatus.PENDING

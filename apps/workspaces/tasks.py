@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pygit2
 from django.conf import settings
@@ -24,20 +25,34 @@ from apps.workspaces.models import (
     WorkspaceStatus,
 )
 from apps.workspaces.services import (
-    local_path_check,
+    folder_is_repository,
     session_status_set,
     workspace_clone_dir,
+    workspace_source_recheck,
     workspace_status_set,
 )
-from discobot.errors import ConflictError
+from discobot.errors import ApplicationError, ConflictError
 
 
 def server_author() -> Author:
     return Author(settings.GIT_AUTHOR_NAME, settings.GIT_AUTHOR_EMAIL)
 
 
-def session_dir(session_id: str) -> Path:
-    return Path(settings.SESSIONS_DIR) / session_id
+def session_dir(session: Session) -> Path:
+    """The session's working copy: where it was made, else SESSIONS_DIR/<uuid>, apart from any
+    other project's session of the same id and from a later session that reuses the id."""
+    if session.workspace_path:
+        return Path(session.workspace_path)
+    return Path(settings.SESSIONS_DIR) / str(session.uuid)
+
+
+def session_of(job: Job) -> Session | None:
+    """The job's session: its id is the client's, unique only within the job's project."""
+    return (
+        Session.objects.select_related("workspace")
+        .filter(project_id=job.project_id, id=job.resource_id)
+        .first()
+    )
 
 
 def session_branch(session_id: str) -> str:
@@ -45,8 +60,10 @@ def session_branch(session_id: str) -> str:
 
 
 def clone_token(workspace: Workspace) -> str:
-    """The project's `github` token, for private https remotes."""
-    if not workspace.path.startswith("https://"):
+    """The project's `github` token, for private repositories on GitHub; never sent to another
+    host, which any member could name to collect it."""
+    url = urlsplit(workspace.path)
+    if url.scheme != "https" or url.hostname != urlsplit(settings.GITHUB_URL).hostname:
         return ""
     credential = Credential.objects.filter(
         project_id=workspace.project_id, provider="github"
@@ -64,30 +81,28 @@ def workspace_init_failed(job: Job) -> None:
 
 @job_handler(JobType.WORKSPACE_INIT, on_failure=workspace_init_failed)
 def workspace_init(job: Job) -> None:
-    """A local folder is used in place (made a repository if asked); a git URL is cloned."""
+    """A local folder is used in place (made a repository if asked); a git URL is cloned. The
+    source is checked again first: the server's rules may have changed since it was added."""
     workspace = Workspace.objects.filter(id=job.resource_id).first()
     if workspace is None:
         return  # deleted meanwhile
-    git = git_provider()
-    if workspace.source_type == SourceType.LOCAL:
-        path = Path(local_path_check(workspace.path))
-        is_repository = pygit2.discover_repository(str(path)) is not None
-        if not is_repository and workspace.init_git:
-            git.init(path, author=server_author())
-            is_repository = True
-        workspace_status_set(
-            workspace=workspace,
-            status=WorkspaceStatus.READY,
-            commit=git.head(path) if is_repository else "",
-            work_dir=str(path),
-        )
-        return
+    try:
+        source = workspace_source_recheck(workspace)
+        if source.folder is not None and workspace.source_type == SourceType.LOCAL:
+            workspace_folder_init(workspace, source.folder)
+            return
+    except ApplicationError as error:
+        raise JobFailed(error.message) from None  # trying again cannot help
     workspace_status_set(workspace=workspace, status=WorkspaceStatus.CLONING)
     target = workspace_clone_dir(workspace)
     shutil.rmtree(target, ignore_errors=True)  # what an interrupted attempt left behind
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A repository on this disk is cloned from the folder that was checked, not from the path.
+    url = str(source.folder) if source.folder is not None else workspace.path
     try:
-        commit = git.clone(workspace.path, target, token=clone_token(workspace))
+        commit = git_provider().clone(
+            url, target, token=clone_token(workspace), owner=workspace.project_id
+        )
     except (pygit2.GitError, ValueError, KeyError) as error:
         shutil.rmtree(target, ignore_errors=True)
         raise RuntimeError(f"Could not clone {workspace.path}: {error}") from error
@@ -96,8 +111,24 @@ def workspace_init(job: Job) -> None:
     )
 
 
+def workspace_folder_init(workspace: Workspace, folder: Path) -> None:
+    """The workspace works on `folder` itself, and on git only where `folder` is the root of its
+    own repository (or is made one here): never on a repository around it."""
+    git = git_provider()
+    is_repository = folder_is_repository(folder)
+    if not is_repository and workspace.init_git:
+        git.init(folder, author=server_author())
+        is_repository = True
+    workspace_status_set(
+        workspace=workspace,
+        status=WorkspaceStatus.READY,
+        commit=git.head(folder) if is_repository else "",
+        work_dir=str(folder) if is_repository else "",
+    )
+
+
 def session_init_failed(job: Job) -> None:
-    session = Session.objects.filter(id=job.resource_id).first()
+    session = session_of(job)
     if session is not None:
         session_status_set(session=session, status=SessionStatus.ERROR, error_message=job.error)
 
@@ -105,7 +136,7 @@ def session_init_failed(job: Job) -> None:
 @job_handler(JobType.SESSION_INIT, on_failure=session_init_failed)
 def session_init(job: Job) -> None:
     """Waits for the workspace, then gives the session its own working copy on its branch."""
-    session = Session.objects.select_related("workspace").filter(id=job.resource_id).first()
+    session = session_of(job)
     if session is None or session.status == SessionStatus.REMOVING:
         return
     workspace = session.workspace
@@ -115,7 +146,7 @@ def session_init(job: Job) -> None:
         raise JobDeferred("workspace not ready yet")
     if not workspace.commit:
         raise JobFailed("The workspace is not a git repository with a commit")
-    target = session_dir(session.id)
+    target = session_dir(session)
     if not (target / ".git").exists():
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -136,19 +167,22 @@ def session_init(job: Job) -> None:
 
 @job_handler(JobType.SESSION_DELETE)
 def session_delete(job: Job) -> None:
+    session = session_of(job)
+    if session is None:
+        return
+    # The files first: an attempt cut short after them finds the row and finishes the job.
+    shutil.rmtree(session_dir(session), ignore_errors=True)
     with transaction.atomic():
-        deleted, _ = Session.objects.filter(id=job.resource_id).delete()
-        if deleted:
-            project_event_record(
-                project_id=job.project_id,
-                type="session_updated",
-                data={"sessionId": job.resource_id, "status": SessionStatus.REMOVED},
-            )
-    shutil.rmtree(session_dir(job.resource_id), ignore_errors=True)
+        session.delete()
+        project_event_record(
+            project_id=job.project_id,
+            type="session_updated",
+            data={"sessionId": job.resource_id, "status": SessionStatus.REMOVED},
+        )
 
 
 def session_commit_failed(job: Job) -> None:
-    session = Session.objects.filter(id=job.resource_id).first()
+    session = session_of(job)
     if session is not None:
         session_status_set(
             session=session, commit_status=CommitStatus.FAILED, commit_error=job.error
@@ -158,7 +192,7 @@ def session_commit_failed(job: Job) -> None:
 @job_handler(JobType.SESSION_COMMIT, on_failure=session_commit_failed)
 def session_commit(job: Job) -> None:
     """Commits the session's changes on its branch and replays them onto the workspace."""
-    session = Session.objects.select_related("workspace").filter(id=job.resource_id).first()
+    session = session_of(job)
     if session is None:
         return
     if not session.workspace_path:

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.workspaces.models import SESSION_ID_PATTERN, Session, SessionStatus, SourceType, Workspace
-from discobot.api.serializers import BlankAsNullField, StrictSerializer
+from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="Session")
@@ -89,7 +89,7 @@ class WorkspaceOutputSerializer(serializers.ModelSerializer):
 @extend_schema_serializer(component_name="WorkspaceCreate")
 class WorkspaceCreateSerializer(StrictSerializer):
     path = serializers.CharField(max_length=1000)
-    displayName = serializers.CharField(
+    displayName = DisplayNameField(
         source="display_name", max_length=200, required=False, allow_null=True, allow_blank=True
     )
     sourceType = serializers.ChoiceField(
@@ -102,7 +102,7 @@ class WorkspaceCreateSerializer(StrictSerializer):
 @extend_schema_serializer(component_name="WorkspaceUpdate")
 class WorkspaceUpdateSerializer(StrictSerializer):
     path = serializers.CharField(max_length=1000, required=False)
-    displayName = serializers.CharField(
+    displayName = DisplayNameField(
         source="display_name", max_length=200, required=False, allow_null=True, allow_blank=True
     )
     provider = serializers.CharField(
@@ -119,13 +119,14 @@ class SessionCreateSerializer(StrictSerializer):
     )
     workspaceId = serializers.UUIDField(source="workspace_id")
     agentId = serializers.UUIDField(source="agent_id", required=False, allow_null=True)
-    name = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+    # The first message: the service keeps its first 50 characters as the name.
+    name = DisplayNameField(max_length=10_000, required=False, allow_blank=True)
 
 
 @extend_schema_serializer(component_name="SessionUpdate")
 class SessionUpdateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100, required=False)
-    displayName = serializers.CharField(
+    name = DisplayNameField(max_length=100, required=False)
+    displayName = DisplayNameField(
         source="display_name", max_length=200, required=False, allow_null=True, allow_blank=True
     )
     status = serializers.ChoiceField(choices=SessionStatus.choices, required=False)

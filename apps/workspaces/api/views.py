@@ -20,6 +20,7 @@ from apps.workspaces.api.serializers import (
     WorkspaceOutputSerializer,
     WorkspaceUpdateSerializer,
 )
+from discobot.api.requests import AuthenticatedRequest
 from discobot.api.schema import error_responses
 from discobot.api.serializers import SuccessSerializer
 
@@ -45,12 +46,14 @@ class WorkspaceListView(ProjectScopedView):
     @extend_schema(
         summary="Add a workspace; it is prepared (or cloned) in the background",
         request=WorkspaceCreateSerializer,
-        responses={201: WorkspaceOutputSerializer, **ERRORS},
+        responses={201: WorkspaceOutputSerializer, **ERRORS, **CONFLICT},
     )
-    def post(self, request: Request, project_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, project_id: str) -> Response:
         body = WorkspaceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        workspace = services.workspace_create(project=self.project, **body.validated_data)
+        workspace = services.workspace_create(
+            project=self.project, user=request.user, **body.validated_data
+        )
         return Response(WorkspaceOutputSerializer(workspace).data, status=status.HTTP_201_CREATED)
 
 
@@ -79,15 +82,20 @@ class WorkspaceDetailView(ProjectScopedView):
         return Response(output.data)
 
     @extend_schema(
-        summary="Change a workspace (fields present change; `displayName: null` clears it)",
+        summary=(
+            "Change a workspace (fields present change; `displayName: null` clears it; "
+            "a new path is prepared again)"
+        ),
         request=WorkspaceUpdateSerializer,
-        responses={200: WorkspaceOutputSerializer, **ERRORS},
+        responses={200: WorkspaceOutputSerializer, **ERRORS, **CONFLICT},
     )
-    def put(self, request: Request, project_id: str, workspace_id: str) -> Response:
+    def put(self, request: AuthenticatedRequest, project_id: str, workspace_id: str) -> Response:
         workspace = selectors.workspace_get(project=self.project, workspace_id=workspace_id)
         body = WorkspaceUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        workspace = services.workspace_update(workspace=workspace, changes=body.validated_data)
+        workspace = services.workspace_update(
+            workspace=workspace, user=request.user, changes=body.validated_data
+        )
         return Response(WorkspaceOutputSerializer(workspace).data)
 
     @extend_schema(

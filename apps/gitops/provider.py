@@ -7,11 +7,15 @@ hosting API) can be configured with GIT_PROVIDER without touching them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
+import os
+import re
 import shutil
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +26,17 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from pygit2.enums import (
     BranchType,
+    ConfigLevel,
     DeltaStatus,
     DiffFind,
     FetchPrune,
+    FileMode,
     FileStatus,
+    RepositoryOpenFlag,
     SortMode,
 )
 
+from apps.gitops.paths import WorkTree, shown
 from discobot.errors import ApplicationError, ConflictError
 
 SESSION_BRANCH_PREFIX = "discobot/"
@@ -44,11 +52,51 @@ DELTA_STATUS = {
 }
 
 
+# A revision the API takes: a branch, tag or commit name, then any `~N`/`^N`. Ranges (`a..b`),
+# reflog entries (`@{-1}`), peeling (`^{}`) and paths (`HEAD:file`) are refused; whatever else
+# does not name a commit is unknown (404).
+REVISION_PATTERN = r"^(?!.*\.\.)(?!.*@\{)[^\x00-\x20\x7f~^:?*\[\\]+(?:[~^][0-9]*)*$"
+REVISION_MAX_LENGTH = 255
+# Repository configuration the server refuses: it would make git work in another folder
+# (core.worktree), read other files (include, includeIf) or run programs (filter drivers,
+# fsmonitor, hooks, ssh, credential helpers...). libgit2 runs none of those programs, but git run
+# later in the same tree by a person or an agent would.
+UNSAFE_CONFIG = re.compile(
+    r"""^(?:
+        include\..* | includeif\..* | filter\..*
+        | core\.(?:worktree|fsmonitor|sshcommand|gitproxy|hookspath|askpass|editor|pager
+                  |attributesfile|alternaterefscommand)
+        | diff\.external | diff\..*\.(?:textconv|command) | merge\..*\.driver
+        | credential\.(?:.*\.)?helper | gpg\.(?:.*\.)?program | sequence\.editor
+        | remote\..*\.(?:uploadpack|receivepack) | uploadpack\.packobjectshook
+        | extensions\.worktreeconfig
+    )$""",
+    re.VERBOSE,
+)
+# Checked in the file before libgit2 reads it: an included file could be a FIFO that never ends.
+INCLUDE_SECTION = re.compile(rb"^[ \t]*\[[ \t]*(include(?:if)?)\b", re.IGNORECASE | re.MULTILINE)
+CONFIG_MAX_BYTES = 1024 * 1024
+SIGNATURE_FORBIDDEN = re.compile(r"[<>\x00-\x1f\x7f]")
+
+
 class GitError(ApplicationError):
-    """A git operation the caller asked for cannot be done (bad ref, not a repository...)."""
+    """A git operation the caller asked for cannot be done (a malformed revision...)."""
 
 
-class NothingToCommit(GitError):
+class GitNotFound(GitError):
+    """The revision or the file asked for does not exist."""
+
+    status_code = 404
+
+
+class RepositoryConflict(GitError):
+    """The repository's state does not allow the operation (not a repository, nothing to
+    commit, no origin...)."""
+
+    status_code = 409
+
+
+class NothingToCommit(RepositoryConflict):
     pass
 
 
@@ -75,11 +123,15 @@ class Author:
     email: str
 
     def signature(self) -> pygit2.Signature:
-        return pygit2.Signature(self.name, self.email)
+        # libgit2 refuses angle brackets and empty names or emails; display names hold anything.
+        name = SIGNATURE_FORBIDDEN.sub("", self.name).strip() or "Unknown"
+        email = SIGNATURE_FORBIDDEN.sub("", self.email).strip() or "unknown"
+        return pygit2.Signature(name, email)
 
 
 class GitProvider(Protocol):
-    def clone(self, url: str, target: Path, *, token: str = "") -> str: ...
+    def repository_check(self, repo_path: Path) -> None: ...
+    def clone(self, url: str, target: Path, *, token: str = "", owner: str = "") -> str: ...
     def init(self, path: Path, *, author: Author) -> str: ...
     def head(self, repo_path: Path) -> str: ...
     def fetch(self, repo_path: Path, *, token: str = "") -> None: ...
@@ -120,18 +172,110 @@ def repository_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def open_repository(path: Path) -> pygit2.Repository:
+def unsafe_setting(name: str) -> RepositoryConflict:
+    return RepositoryConflict(
+        f"The repository's configuration sets {name}, which this server does not allow"
+    )
+
+
+def local_config_check(git_dir: Path) -> None:
+    """Refuses a repository whose own configuration includes other files, before libgit2 reads
+    it; the rest is checked on the entries libgit2 parsed (see `open_repository`)."""
     try:
-        return pygit2.Repository(str(path))
+        fd = os.open(git_dir / "config", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    except OSError:
+        raise RepositoryConflict("The repository's configuration is not a plain file") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RepositoryConflict("The repository's configuration is not a plain file")
+        text = handle.read(CONFIG_MAX_BYTES + 1)
+    if len(text) > CONFIG_MAX_BYTES:
+        raise RepositoryConflict("The repository's configuration is too large")
+    if include := INCLUDE_SECTION.search(text):
+        raise unsafe_setting(include[1].decode())
+
+
+def open_repository(path: Path) -> pygit2.Repository:
+    """The repository whose work tree is exactly `path` and whose git folder is `path/.git`.
+
+    Anything else is refused (409): a folder that is no repository or lies inside one, a git
+    folder, a bare repository, and a repository whose own configuration would take git to
+    other folders or programs. Nothing is searched for above `path`.
+    """
+    git_dir = Path(path) / ".git"
+    try:
+        has_git_folder = stat.S_ISDIR(os.lstat(git_dir).st_mode)
+    except OSError:
+        has_git_folder = False
+    if not has_git_folder:
+        raise RepositoryConflict(f"Not a git repository: {path} has no .git folder")
+    local_config_check(git_dir)
+    try:
+        repo = pygit2.Repository(str(path), RepositoryOpenFlag.NO_SEARCH)
     except pygit2.GitError:
-        raise GitError(f"Not a git repository: {path}") from None
+        raise RepositoryConflict(f"Not a git repository: {path}") from None
+    for entry in repo.config:
+        if entry.level >= ConfigLevel.LOCAL and UNSAFE_CONFIG.match(entry.name):
+            raise unsafe_setting(entry.name)
+    real = os.path.realpath(path)
+    if repo.is_bare or repo.workdir is None or os.path.realpath(repo.workdir) != real:
+        raise RepositoryConflict(f"{path} is not the root of the repository's work tree")
+    if os.path.realpath(repo.path) != os.path.realpath(git_dir):
+        raise RepositoryConflict(f"{path} keeps its git folder elsewhere")
+    return repo
+
+
+def revision_check(ref: str) -> None:
+    if len(ref) > REVISION_MAX_LENGTH:
+        raise GitError(f"A revision is at most {REVISION_MAX_LENGTH} characters")
+    if not re.fullmatch(REVISION_PATTERN, ref):
+        raise GitError(
+            f"Not a revision: {ref!r} (a branch, tag or commit, optionally followed by ~N or ^N)"
+        )
 
 
 def resolve_commit(repo: pygit2.Repository, ref: str) -> pygit2.Commit:
+    revision_check(ref)
     try:
         return repo.revparse_single(ref).peel(pygit2.Commit)
-    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
-        raise GitError(f"Unknown revision: {ref}") from None
+    except (KeyError, ValueError, pygit2.GitError):
+        raise GitNotFound(f"Unknown revision: {ref}") from None
+
+
+def branch_lookup(repo: pygit2.Repository, name: str, kind: BranchType) -> pygit2.Branch | None:
+    try:
+        return repo.lookup_branch(name, kind)
+    except (ValueError, pygit2.GitError):  # not a valid branch name
+        return None
+
+
+def links_of_index(repo: pygit2.Repository) -> list[str]:
+    return [entry.path for entry in repo.index if entry.mode == FileMode.LINK]
+
+
+def links_written(before: pygit2.Tree | None, after: pygit2.Tree) -> list[str]:
+    """The symlinks that checking out `after` over `before` writes."""
+    changes = after.diff_to_tree(swap=True) if before is None else before.diff_to_tree(after)
+    return [
+        delta.new_file.path
+        for delta in changes.deltas
+        if delta.new_file.mode == FileMode.LINK and delta.status != DeltaStatus.DELETED
+    ]
+
+
+def links_neutralise(repo: pygit2.Repository, paths: Iterable[str]) -> None:
+    """Checked-out symlinks that lead into a git folder or out of the work tree become plain
+    files holding their target, the way git checks out every link with core.symlinks=false;
+    that setting is then turned off, so that status and diff take those files for the links
+    they stand for. Links that stay inside are left alone."""
+    with WorkTree(Path(repo.workdir)) as tree:
+        escaping = [path for path in paths if tree.link_escapes(path)]
+        for path in escaping:
+            tree.link_to_file(path)
+    if escaping:
+        repo.config["core.symlinks"] = False
 
 
 def credentials_callbacks(token: str) -> pygit2.RemoteCallbacks | None:
@@ -140,14 +284,15 @@ def credentials_callbacks(token: str) -> pygit2.RemoteCallbacks | None:
     return pygit2.RemoteCallbacks(credentials=pygit2.UserPass("x-access-token", token))
 
 
-def mirror_path(url: str) -> Path:
-    digest = hashlib.sha256(url.encode()).hexdigest()[:40]
+def mirror_path(url: str, owner: str = "") -> Path:
+    """Mirrors are kept per owner (a project): one project's token never serves another's clone."""
+    digest = hashlib.sha256(f"{owner}\0{url}".encode()).hexdigest()[:40]
     return Path(settings.WORKSPACE_DIR) / ".mirrors" / f"{digest}.git"
 
 
-def mirror_refresh(url: str, *, token: str) -> Path:
+def mirror_refresh(url: str, *, token: str, owner: str = "") -> Path:
     """A bare mirror of `url`, fetched unless it was fetched within GIT_MIRROR_FRESH_SECONDS."""
-    mirror = mirror_path(url)
+    mirror = mirror_path(url, owner)
     stamp = mirror / "discobot-fetched"
     with repository_lock(mirror):
         if not mirror.exists():
@@ -198,9 +343,9 @@ def stage_everything(repo: pygit2.Repository, index: pygit2.Index) -> None:
 def change_of_delta(delta: pygit2.DiffDelta) -> FileChange:
     status = DELTA_STATUS.get(delta.status, "modified")
     return FileChange(
-        path=delta.new_file.path,
+        path=shown(delta.new_file.path),
         status=status,
-        old_path=delta.old_file.path if status == "renamed" else None,
+        old_path=shown(delta.old_file.path) if status == "renamed" else None,
         binary=bool(delta.is_binary),
     )
 
@@ -216,10 +361,15 @@ def change_of(patch: pygit2.Patch) -> FileChange:
 class LocalGitProvider:
     """Repositories on this server's disk, through libgit2."""
 
-    def clone(self, url: str, target: Path, *, token: str = "") -> str:
-        mirror = mirror_refresh(url, token=token)
+    def repository_check(self, repo_path: Path) -> None:
+        """Refuses (409) a folder the server may not work on as a repository."""
+        open_repository(repo_path)
+
+    def clone(self, url: str, target: Path, *, token: str = "", owner: str = "") -> str:
+        mirror = mirror_refresh(url, token=token, owner=owner)
         repo = pygit2.clone_repository(str(mirror), str(target))
         repo.remotes.set_url("origin", url)
+        links_neutralise(repo, links_of_index(repo))
         return "" if repo.head_is_unborn else str(repo.head.target)
 
     def init(self, path: Path, *, author: Author) -> str:
@@ -239,24 +389,27 @@ class LocalGitProvider:
         with repository_lock(repo_path):
             repo = open_repository(repo_path)
             if "origin" not in [remote.name for remote in repo.remotes]:
-                raise GitError("This repository has no origin to fetch from")
+                raise RepositoryConflict("This repository has no origin to fetch from")
             try:
                 repo.remotes["origin"].fetch(
                     callbacks=credentials_callbacks(token), prune=FetchPrune.PRUNE
                 )
             except pygit2.GitError as error:
-                raise GitError(f"Fetch failed: {error}") from None
+                raise RepositoryConflict(f"Fetch failed: {error}") from None
 
     def checkout(self, repo_path: Path, ref: str) -> str:
+        revision_check(ref)
         with repository_lock(repo_path):
             repo = open_repository(repo_path)
-            branch = repo.lookup_branch(ref)
-            remote_branch = repo.lookup_branch(f"origin/{ref}", BranchType.REMOTE)
+            branch = branch_lookup(repo, ref, BranchType.LOCAL)
+            remote_branch = branch_lookup(repo, f"origin/{ref}", BranchType.REMOTE)
             commit = resolve_commit(repo, ref if branch or not remote_branch else f"origin/{ref}")
+            before = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit).tree
             try:
                 repo.checkout_tree(commit.tree)
             except pygit2.GitError as error:
                 raise ConflictError(f"Checkout would overwrite local changes: {error}") from None
+            links_neutralise(repo, links_written(before, commit.tree))
             if branch is None and remote_branch is not None:
                 branch = repo.branches.local.create(ref, commit)
             if branch is not None:
@@ -283,7 +436,7 @@ class LocalGitProvider:
             if flags == FileStatus.IGNORED:
                 continue
             labels = [label for flag, label in names.items() if flags & flag]
-            result[path] = ",".join(labels) or "modified"
+            result[shown(path)] = ",".join(labels) or "modified"
         return result
 
     def branches(self, repo_path: Path) -> list[dict[str, object]]:
@@ -294,7 +447,7 @@ class LocalGitProvider:
             branch = repo.branches.local[name]
             result.append(
                 {
-                    "name": name,
+                    "name": shown(name),
                     "commit": str(branch.target),
                     "current": name == current,
                     "remote": False,
@@ -305,11 +458,17 @@ class LocalGitProvider:
             if name.endswith("/HEAD"):
                 continue
             result.append(
-                {"name": name, "commit": str(branch.target), "current": False, "remote": True}
+                {
+                    "name": shown(name),
+                    "commit": str(branch.target),
+                    "current": False,
+                    "remote": True,
+                }
             )
         return result
 
     def log(self, repo_path: Path, *, ref: str, limit: int) -> list[dict[str, object]]:
+        revision_check(ref)
         repo = open_repository(repo_path)
         if repo.head_is_unborn:
             return []
@@ -368,7 +527,7 @@ class LocalGitProvider:
                 if isinstance(entry, pygit2.Tree):
                     walk(entry, f"{name}/")
                 else:
-                    paths.append(name)
+                    paths.append(shown(name))
 
         walk(tree, "")
         return paths
@@ -378,21 +537,37 @@ class LocalGitProvider:
         tree = resolve_commit(repo, ref).tree
         try:
             obj = tree[path]
-        except KeyError:
-            raise GitError(f"No file {path} at {ref}") from None
+        except (KeyError, ValueError):
+            raise GitNotFound(f"No file {shown(path)} at {ref}") from None
         if not isinstance(obj, pygit2.Blob):
-            raise GitError(f"{path} is not a file at {ref}")
+            raise GitNotFound(f"{shown(path)} is not a file at {ref}")
         return obj.data
 
     def stage(self, repo_path: Path, paths: list[str]) -> None:
+        """Stages files of the work tree, or their deletion; all of them or none."""
         with repository_lock(repo_path):
             repo = open_repository(repo_path)
+            index = repo.index
             for path in paths:
-                if (Path(repo.workdir) / path).exists():
-                    repo.index.add(path)
-                else:
-                    repo.index.remove(path)
-            repo.index.write()
+                name = shown(path)
+                try:
+                    info: os.stat_result | None = os.lstat(Path(repo.workdir) / path)
+                except OSError as error:
+                    if error.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+                        raise RepositoryConflict(f"Cannot stage {name}: {error.strerror}") from None
+                    info = None  # not in the work tree
+                if info is not None and stat.S_ISDIR(info.st_mode):
+                    raise RepositoryConflict(f"{name} is a folder: stage the files in it")
+                if info is None and path not in index:
+                    raise GitNotFound(f"No file {name} in the work tree or the index")
+                try:
+                    if info is None:
+                        index.remove(path)
+                    else:
+                        index.add(path)
+                except (OSError, pygit2.GitError) as error:
+                    raise RepositoryConflict(f"Cannot stage {name}: {error}") from None
+            index.write()
 
     def commit(self, repo_path: Path, *, message: str, author: Author, all_changes: bool) -> str:
         """Commits the index (or, with `all_changes`, every change in the work tree)."""
@@ -411,10 +586,12 @@ class LocalGitProvider:
     def working_copy(self, source: Path, target: Path, *, branch: str, commit: str) -> None:
         """A clone of `source` at `commit` on a new branch `branch` (a session's working copy)."""
         with repository_lock(source):
+            open_repository(source)  # its configuration is checked before libgit2 reads it
             repo = pygit2.clone_repository(str(source), str(target))
         start = resolve_commit(repo, commit)
         local = repo.branches.local.create(branch, start, force=True)
         repo.checkout(local)
+        links_neutralise(repo, links_of_index(repo))
         # Files checked out in the same second the index is written are "racily clean": every
         # later diff would re-hash all of them. Writing the index once the second has passed
         # records them as clean for good; small trees re-hash faster than the wait.
@@ -437,7 +614,7 @@ class LocalGitProvider:
         with repository_lock(target):
             repo = open_repository(target)
             if repo.head_is_unborn:
-                raise GitError("The workspace repository has no commit to apply onto")
+                raise RepositoryConflict("The workspace repository has no commit to apply onto")
             incoming = f"refs/discobot/incoming/{branch}"
             remote = repo.remotes.create_anonymous(str(source))
             remote.fetch([f"+refs/heads/{branch}:{incoming}"])
@@ -448,8 +625,9 @@ class LocalGitProvider:
             to_apply = [c for c in commits if c.id not in ancestors]
             if not to_apply:
                 repo.references.delete(incoming)
-                raise GitError("The session has no changes to commit")
+                raise RepositoryConflict("The session has no changes to commit")
             current = repo.head.peel(pygit2.Commit)
+            before = current.tree
             committer = author.signature()
             for commit in to_apply:
                 merged = repo.merge_trees(commit.parents[0].tree, current.tree, commit.tree)
@@ -470,6 +648,7 @@ class LocalGitProvider:
                     raise ConflictError(
                         f"The workspace has uncommitted changes in the way: {error}"
                     ) from None
+                links_neutralise(repo, links_written(before, current.tree))
                 if repo.head_is_detached:
                     repo.set_head(current.id)
                 else:

@@ -18,6 +18,12 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+@pytest.fixture(autouse=True)
+def workspace_roots(settings, tmp_path):
+    """Folders below the test's own may be workspaces (with auth on, local folders need roots)."""
+    settings.WORKSPACE_ROOTS = [tmp_path]
+
+
 @pytest.fixture
 def client(client_for, member) -> APIClient:
     return client_for(member)
@@ -47,9 +53,18 @@ def workspace(client, base, repo) -> dict:
 
 
 @pytest.fixture
+def git_url(base, workspace) -> str:
+    return f"{base}/workspaces/{workspace['id']}/git"
+
+
+@pytest.fixture
 def session(client, base, workspace) -> str:
     client.post(f"{base}/sessions", {"id": "sess-1", "workspaceId": workspace["id"]}, format="json")
     run_jobs()
     body = client.get(f"{base}/sessions/sess-1").json()
     assert body["status"] == "ready", body
     return f"{base}/sessions/sess-1"
+
+
+def working_copy(client: APIClient, session: str) -> Path:
+    return Path(client.get(session).json()["workspacePath"])

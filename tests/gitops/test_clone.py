@@ -47,7 +47,32 @@ def test_the_second_clone_of_a_url_comes_from_the_mirror(client, base, served):
     assert after_first == 1
     assert proxy.connections == 1  # the second clone did not touch the server
     assert client.get(f"{base}/workspaces/{second.json()['id']}").json()["status"] == "ready"
-    assert mirror_path(url).is_dir()
+    assert mirror_path(url, owner=base.rsplit("/", 1)[1]).is_dir()
+
+
+def test_another_project_never_clones_from_a_mirror_fetched_for_this_one(
+    client, base, served, client_for, outsider, other_project
+):
+    """A mirror fetched with one project's token must not serve a private repository to a
+    project that could not fetch it itself."""
+    proxy, url = served
+    client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
+    run_jobs()
+
+    theirs = client_for(outsider).post(
+        f"/api/projects/{other_project.id}/workspaces",
+        {"path": url, "sourceType": "git"},
+        format="json",
+    )
+    run_jobs()
+
+    assert proxy.connections == 2  # the other project went to the git server itself
+    assert (
+        client_for(outsider)
+        .get(f"/api/projects/{other_project.id}/workspaces/{theirs.json()['id']}")
+        .json()["status"]
+        == "ready"
+    )
 
 
 def test_a_stale_mirror_is_fetched_before_cloning(client, base, served, repo, settings):
@@ -71,10 +96,12 @@ def test_a_stale_mirror_is_fetched_before_cloning(client, base, served, repo, se
     ("url", "message"),
     [
         ("git://127.0.0.1:1/nothing", "Could not clone"),
-        ("file:///definitely/not/a/repo", "Could not clone"),
+        ("file://{tmp_path}/not-a-repository", "Could not clone"),
     ],
 )
-def test_unreachable_or_missing_repositories_end_in_error(client, base, url, message):
+def test_unreachable_or_missing_repositories_end_in_error(client, base, tmp_path, url, message):
+    (tmp_path / "not-a-repository").mkdir()
+    url = url.format(tmp_path=tmp_path)
     created = client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
     run_jobs()
 

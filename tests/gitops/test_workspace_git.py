@@ -9,11 +9,6 @@ from tests.gitops.conftest import git
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def git_url(base, workspace) -> str:
-    return f"{base}/workspaces/{workspace['id']}/git"
-
-
 def test_status_branches_and_log(client, git_url, repo):
     (repo / "README.md").write_text("edited\n")
     (repo / "untracked.txt").write_text("u\n")
@@ -55,10 +50,21 @@ def test_write_stage_commit_and_diff(client, git_url, repo, member):
     assert between["stats"] == {"filesChanged": 1, "additions": 1, "deletions": 0}
 
 
-def test_commit_with_nothing_staged_is_400(client, git_url):
+def test_a_committer_name_git_cannot_hold_is_cleaned(client, git_url, repo, member):
+    member.name = "Mia <root@evil>"
+    member.save()
+    (repo / "README.md").write_text("edited\n")
+
+    response = client.post(f"{git_url}/commit", {"message": "m", "all": True}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert git(repo, "log", "-1", "--format=%an <%ae>") == f"Mia root@evil <{member.email}>"
+
+
+def test_commit_with_nothing_staged_is_409(client, git_url):
     response = client.post(f"{git_url}/commit", {"message": "empty"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json() == {"error": "Nothing to commit"}
 
 
@@ -71,14 +77,14 @@ def test_checkout_a_branch_and_an_unknown_ref(client, git_url, repo):
     assert switched.status_code == 200
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "feature"
     assert not (repo / "src").exists()
-    assert unknown.status_code == 400
+    assert unknown.status_code == 404
     assert unknown.json() == {"error": "Unknown revision: nope"}
 
 
-def test_fetch_without_origin_is_400(client, git_url):
+def test_fetch_without_origin_is_409(client, git_url):
     response = client.post(f"{git_url}/fetch")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
 
 
 @pytest.mark.parametrize("path", ["../x", "/etc/passwd", ".git/config"])

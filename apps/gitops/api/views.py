@@ -5,54 +5,92 @@ from pathlib import Path
 from typing import Any
 
 from drf_spectacular.utils import (
-    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
-    inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.gitops import files
+from apps.gitops.api import schema  # noqa: F401 (registers the schema extensions)
 from apps.gitops.api.serializers import (
+    BranchesSerializer,
     CheckoutSerializer,
+    CommitResultSerializer,
     CommitSerializer,
     DiffSerializer,
     DiffSummarySerializer,
     FileChangeSerializer,
+    FileContentSerializer,
+    FileDeletedSerializer,
+    FileQuerySerializer,
+    FileRenamedSerializer,
     FileWriteSerializer,
+    FileWrittenSerializer,
+    FolderListingSerializer,
+    FolderQuerySerializer,
+    GitDiffQuerySerializer,
+    GitFileQuerySerializer,
+    GitLogSerializer,
+    GitStatusSerializer,
+    LogQuerySerializer,
     PathSerializer,
+    RefQuerySerializer,
     RenameSerializer,
     SearchQuerySerializer,
+    SearchResultsSerializer,
+    SessionDiffQuerySerializer,
+    SessionDiffSerializer,
     StageSerializer,
+    TreeFilesSerializer,
 )
+from apps.gitops.paths import shown
 from apps.gitops.provider import Author, Diff, git_provider
 from apps.projects.api.base import ProjectScopedView
+from apps.workspaces.models import WorkspaceStatus
 from apps.workspaces.selectors import session_get, workspace_get
 from discobot.api.schema import error_responses
-from discobot.api.serializers import SuccessSerializer
-from discobot.errors import ApplicationError, ConflictError
+from discobot.api.serializers import ErrorSerializer, SuccessSerializer
+from discobot.errors import ConflictError
 
-ERRORS = error_responses(400, 401, 404, 409)
-FILE_CONTENT = inline_serializer(
-    "FileContent",
-    {
-        "path": serializers.CharField(),
-        "content": serializers.CharField(),
-        "encoding": serializers.ChoiceField(choices=["utf8", "base64"]),
-        "size": serializers.IntegerField(),
-    },
+READ_ERRORS = {
+    **error_responses(400, 401, 404, 409),
+    403: OpenApiResponse(
+        ErrorSerializer,
+        description="The server may not open the file, or (session cookie) the CSRF check failed",
+    ),
+}
+WRITE_ERRORS = {
+    **READ_ERRORS,
+    413: OpenApiResponse(ErrorSerializer, description="The request body or the file is too large"),
+    415: OpenApiResponse(ErrorSerializer, description="The request body is not JSON"),
+}
+SESSION_DIFF = PolymorphicProxySerializer(
+    component_name="SessionDiffResult",
+    serializers=[SessionDiffSerializer, FileChangeSerializer],
+    resource_type_field_name=None,
 )
-PATH_PARAM = OpenApiParameter("path", str, description="Relative to the repository root")
+
+
+def query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """The query parameters, checked (400 when one has the wrong type or form). A plain dict,
+    not the QueryDict: DRF would read `?path=` as a form's empty field, i.e. as no path."""
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def body(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 def diff_body(diff: Diff, *, summary: bool = False) -> dict[str, Any]:
     serializer = DiffSummarySerializer if summary else DiffSerializer
     return dict(serializer({"files": diff.files, "stats": diff.stats}).data)
-
-
-def query_flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
 
 
 class SessionRepositoryView(ProjectScopedView):
@@ -68,55 +106,42 @@ class SessionRepositoryView(ProjectScopedView):
 class SessionFilesView(SessionRepositoryView):
     @extend_schema(
         summary="List a folder of the session's working copy",
-        parameters=[PATH_PARAM, OpenApiParameter("hidden", bool)],
-        responses={
-            200: inline_serializer(
-                "FolderListing",
-                {"path": serializers.CharField(), "entries": serializers.ListField()},
-            ),
-            **ERRORS,
-        },
+        parameters=[FolderQuerySerializer],
+        responses={200: FolderListingSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, session_id: str) -> Response:
+        params = query(FolderQuerySerializer, request)
         root, _ = self.working_copy(session_id)
-        path = request.query_params.get("path", ".")
-        entries = files.list_directory(root, path, hidden=query_flag(request, "hidden"))
-        return Response({"path": path, "entries": entries})
+        entries = files.list_directory(root, params["path"], hidden=params["hidden"])
+        return Response({"path": params["path"], "entries": entries})
 
 
 class SessionFileReadView(SessionRepositoryView):
     @extend_schema(
         summary="Read a file (utf8, or base64 for binary); `fromBase` reads the session's base",
-        parameters=[PATH_PARAM, OpenApiParameter("fromBase", bool)],
-        responses={200: FILE_CONTENT, **ERRORS},
+        parameters=[FileQuerySerializer],
+        responses={200: FileContentSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, session_id: str) -> Response:
+        params = query(FileQuerySerializer, request)
         root, base = self.working_copy(session_id)
-        path = request.query_params.get("path", "")
-        if query_flag(request, "fromBase"):
-            relative = files.relative_of(root, files.safe_path(root, path))
+        if params["from_base"]:
+            relative = files.repository_path(root, params["path"])
             data = git_provider().read_blob(root, path=relative, ref=base)
             files.size_check(len(data))
             return Response(asdict(files.encode(relative, data)))
-        return Response(asdict(files.read_file(root, path)))
+        return Response(asdict(files.read_file(root, params["path"])))
 
 
 class SessionFileWriteView(SessionRepositoryView):
     @extend_schema(
         summary="Write a file; with `originalContent`, only if it is unchanged (else 409)",
         request=FileWriteSerializer,
-        responses={
-            200: inline_serializer(
-                "FileWritten", {"path": serializers.CharField(), "size": serializers.IntegerField()}
-            ),
-            **ERRORS,
-        },
+        responses={200: FileWrittenSerializer, **WRITE_ERRORS},
     )
     def put(self, request: Request, project_id: str, session_id: str) -> Response:
+        data = body(FileWriteSerializer, request)
         root, _ = self.working_copy(session_id)
-        body = FileWriteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
         size = files.write_file(
             root,
             data["path"],
@@ -129,83 +154,67 @@ class SessionFileWriteView(SessionRepositoryView):
 
 class SessionFileDeleteView(SessionRepositoryView):
     @extend_schema(
-        summary="Delete a file or folder",
+        summary="Delete a file or folder (a symlink itself, not what it points to)",
         request=PathSerializer,
-        responses={
-            200: inline_serializer(
-                "FileDeleted", {"path": serializers.CharField(), "type": serializers.CharField()}
-            ),
-            **ERRORS,
-        },
+        responses={200: FileDeletedSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, project_id: str, session_id: str) -> Response:
+        data = body(PathSerializer, request)
         root, _ = self.working_copy(session_id)
-        body = PathSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        kind = files.delete_path(root, body.validated_data["path"])
-        return Response({"path": body.validated_data["path"], "type": kind})
+        kind = files.delete_path(root, data["path"])
+        return Response({"path": data["path"], "type": kind})
 
 
 class SessionFileRenameView(SessionRepositoryView):
     @extend_schema(
-        summary="Rename or move a file or folder",
+        summary="Rename or move a file or folder (never onto an existing one, nor into itself)",
         request=RenameSerializer,
-        responses={
-            200: inline_serializer(
-                "FileRenamed",
-                {"oldPath": serializers.CharField(), "newPath": serializers.CharField()},
-            ),
-            **ERRORS,
-        },
+        responses={200: FileRenamedSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, project_id: str, session_id: str) -> Response:
+        data = body(RenameSerializer, request)
         root, _ = self.working_copy(session_id)
-        body = RenameSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        old, new = body.validated_data["old_path"], body.validated_data["new_path"]
-        files.rename_path(root, old, new)
-        return Response({"oldPath": old, "newPath": new})
+        files.rename_path(root, data["old_path"], data["new_path"])
+        return Response({"oldPath": data["old_path"], "newPath": data["new_path"]})
 
 
 class SessionFileSearchView(SessionRepositoryView):
     @extend_schema(
         summary="Fuzzy search of file paths (best first, at most 200)",
-        parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("limit", int)],
-        responses={
-            200: inline_serializer("FileSearch", {"results": serializers.ListField()}),
-            **ERRORS,
-        },
+        parameters=[SearchQuerySerializer],
+        responses={200: SearchResultsSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, session_id: str) -> Response:
+        params = query(SearchQuerySerializer, request)
         root, _ = self.working_copy(session_id)
-        query = SearchQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        results = files.search_files(
-            root, query.validated_data["q"], limit=query.validated_data["limit"]
-        )
-        return Response({"results": results})
+        return Response({"results": files.search_files(root, params["q"], limit=params["limit"])})
 
 
 class SessionDiffView(SessionRepositoryView):
     @extend_schema(
         summary="The session's changes against its base: all, `format=files`, or one `path`",
-        parameters=[PATH_PARAM, OpenApiParameter("format", str, enum=["files"])],
-        responses={200: DiffSerializer, **ERRORS},
+        description=(
+            "`{files, stats}`, where each file has `additions`, `deletions`, `binary` and "
+            "`patch` unless `format=files`; with `path`, that one file's change (status "
+            "`unchanged` when it has none)."
+        ),
+        parameters=[SessionDiffQuerySerializer],
+        responses={200: SESSION_DIFF, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, session_id: str) -> Response:
+        params = query(SessionDiffQuerySerializer, request)
         root, base = self.working_copy(session_id)
-        path = request.query_params.get("path")
-        summary = request.query_params.get("format") == "files"
-        diff = git_provider().diff(root, base=base, patches=not summary)
-        if path is None:
+        if "path" not in params:
+            summary = params.get("format") == "files"
+            diff = git_provider().diff(root, base=base, patches=not summary)
             return Response(diff_body(diff, summary=summary))
-        relative = files.relative_of(root, files.safe_path(root, path))
-        for change in diff.files:
+        relative = files.repository_path(root, params["path"])
+        for change in git_provider().diff(root, base=base).files:
             if relative in (change.path, change.old_path):
                 return Response(FileChangeSerializer(change).data)
         return Response(
             {
-                "path": relative,
+                "path": shown(relative),
                 "status": "unchanged",
                 "oldPath": None,
                 "additions": 0,
@@ -221,26 +230,22 @@ class SessionDiffView(SessionRepositoryView):
 
 class WorkspaceRepositoryView(ProjectScopedView):
     def repository(self, workspace_id: str) -> Path:
+        """The workspace's folder, once it is checked to be the root of a repository the
+        server may work on (409 otherwise, before anything is read or written)."""
         workspace = workspace_get(project=self.project, workspace_id=workspace_id)
         if not workspace.work_dir:
+            if workspace.status == WorkspaceStatus.READY:
+                raise ConflictError("The workspace's folder is not a git repository")
             raise ConflictError("The workspace is not ready yet")
-        return Path(workspace.work_dir)
+        root = Path(workspace.work_dir)
+        git_provider().repository_check(root)
+        return root
 
 
 class GitStatusView(WorkspaceRepositoryView):
     @extend_schema(
         summary="Branch, HEAD and changed files of the workspace repository",
-        responses={
-            200: inline_serializer(
-                "GitStatus",
-                {
-                    "branch": serializers.CharField(allow_null=True),
-                    "commit": serializers.CharField(),
-                    "files": serializers.DictField(child=serializers.CharField()),
-                },
-            ),
-            **ERRORS,
-        },
+        responses={200: GitStatusSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, workspace_id: str) -> Response:
         root = self.repository(workspace_id)
@@ -251,7 +256,7 @@ class GitStatusView(WorkspaceRepositoryView):
 
 class GitFetchView(WorkspaceRepositoryView):
     @extend_schema(
-        summary="Fetch from origin", request=None, responses={200: SuccessSerializer, **ERRORS}
+        summary="Fetch from origin", request=None, responses={200: SuccessSerializer, **READ_ERRORS}
     )
     def post(self, request: Request, project_id: str, workspace_id: str) -> Response:
         git_provider().fetch(self.repository(workspace_id))
@@ -262,25 +267,18 @@ class GitCheckoutView(WorkspaceRepositoryView):
     @extend_schema(
         summary="Check out a branch or commit",
         request=CheckoutSerializer,
-        responses={
-            200: inline_serializer("Checkout", {"commit": serializers.CharField()}),
-            **ERRORS,
-        },
+        responses={200: CommitResultSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, project_id: str, workspace_id: str) -> Response:
-        body = CheckoutSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        commit = git_provider().checkout(self.repository(workspace_id), body.validated_data["ref"])
+        ref = body(CheckoutSerializer, request)["ref"]
+        commit = git_provider().checkout(self.repository(workspace_id), ref)
         return Response({"commit": commit})
 
 
 class GitBranchesView(WorkspaceRepositoryView):
     @extend_schema(
         summary="Local and remote branches",
-        responses={
-            200: inline_serializer("Branches", {"branches": serializers.ListField()}),
-            **ERRORS,
-        },
+        responses={200: BranchesSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, workspace_id: str) -> Response:
         return Response({"branches": git_provider().branches(self.repository(workspace_id))})
@@ -289,14 +287,14 @@ class GitBranchesView(WorkspaceRepositoryView):
 class GitDiffView(WorkspaceRepositoryView):
     @extend_schema(
         summary="Changes from `base` (default HEAD) to `target` (default: the work tree)",
-        parameters=[OpenApiParameter("base", str), OpenApiParameter("target", str)],
-        responses={200: DiffSerializer, **ERRORS},
+        parameters=[GitDiffQuerySerializer],
+        responses={200: DiffSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, workspace_id: str) -> Response:
+        params = query(GitDiffQuerySerializer, request)
+        root = self.repository(workspace_id)
         diff = git_provider().diff(
-            self.repository(workspace_id),
-            base=request.query_params.get("base") or "HEAD",
-            target=request.query_params.get("target") or None,
+            root, base=params.get("base") or "HEAD", target=params.get("target") or None
         )
         return Response(diff_body(diff))
 
@@ -304,55 +302,39 @@ class GitDiffView(WorkspaceRepositoryView):
 class GitFilesView(WorkspaceRepositoryView):
     @extend_schema(
         summary="Every file path at a ref (default HEAD)",
-        parameters=[OpenApiParameter("ref", str)],
-        responses={
-            200: inline_serializer(
-                "TreeFiles", {"ref": serializers.CharField(), "files": serializers.ListField()}
-            ),
-            **ERRORS,
-        },
+        parameters=[RefQuerySerializer],
+        responses={200: TreeFilesSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, workspace_id: str) -> Response:
-        ref = request.query_params.get("ref") or "HEAD"
-        return Response(
-            {"ref": ref, "files": git_provider().tree_files(self.repository(workspace_id), ref=ref)}
-        )
+        ref = query(RefQuerySerializer, request).get("ref") or "HEAD"
+        root = self.repository(workspace_id)
+        return Response({"ref": ref, "files": git_provider().tree_files(root, ref=ref)})
 
 
 class GitFileView(WorkspaceRepositoryView):
     @extend_schema(
         summary="Read a file at a ref (default HEAD)",
-        parameters=[PATH_PARAM, OpenApiParameter("ref", str)],
-        responses={200: FILE_CONTENT, **ERRORS},
+        parameters=[GitFileQuerySerializer],
+        responses={200: FileContentSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, workspace_id: str) -> Response:
+        params = query(GitFileQuerySerializer, request)
         root = self.repository(workspace_id)
-        relative = files.relative_of(
-            root, files.safe_path(root, request.query_params.get("path", ""))
-        )
-        data = git_provider().read_blob(
-            root, path=relative, ref=request.query_params.get("ref") or "HEAD"
-        )
+        relative = files.repository_path(root, params["path"])
+        data = git_provider().read_blob(root, path=relative, ref=params.get("ref") or "HEAD")
         files.size_check(len(data))
         return Response(asdict(files.encode(relative, data)))
 
     @extend_schema(
         summary="Write a file in the work tree",
         request=FileWriteSerializer,
-        responses={
-            200: inline_serializer(
-                "GitFileWritten",
-                {"path": serializers.CharField(), "size": serializers.IntegerField()},
-            ),
-            **ERRORS,
-        },
+        responses={200: FileWrittenSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, project_id: str, workspace_id: str) -> Response:
-        body = FileWriteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = body(FileWriteSerializer, request)
+        root = self.repository(workspace_id)
         size = files.write_file(
-            self.repository(workspace_id),
+            root,
             data["path"],
             content=data["content"],
             encoding=data["encoding"],
@@ -363,15 +345,14 @@ class GitFileView(WorkspaceRepositoryView):
 
 class GitStageView(WorkspaceRepositoryView):
     @extend_schema(
-        summary="Stage paths", request=StageSerializer, responses={200: SuccessSerializer, **ERRORS}
+        summary="Stage files (or their deletion): all of them or none",
+        request=StageSerializer,
+        responses={200: SuccessSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, project_id: str, workspace_id: str) -> Response:
+        requested = body(StageSerializer, request)["paths"]
         root = self.repository(workspace_id)
-        body = StageSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        paths = [
-            files.relative_of(root, files.safe_path(root, p)) for p in body.validated_data["paths"]
-        ]
+        paths = [files.repository_path(root, path) for path in requested]
         git_provider().stage(root, paths)
         return Response({"success": True})
 
@@ -380,23 +361,17 @@ class GitCommitView(WorkspaceRepositoryView):
     @extend_schema(
         summary="Commit the index (or, with `all`, every change) as the caller",
         request=CommitSerializer,
-        responses={
-            200: inline_serializer("Committed", {"commit": serializers.CharField()}),
-            **ERRORS,
-        },
+        responses={200: CommitResultSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request, project_id: str, workspace_id: str) -> Response:
-        body = CommitSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = body(CommitSerializer, request)
+        root = self.repository(workspace_id)
         user = request.user
         author = Author(
             getattr(user, "name", "") or user.get_username(), getattr(user, "email", "")
         )
         commit = git_provider().commit(
-            self.repository(workspace_id),
-            message=body.validated_data["message"],
-            author=author,
-            all_changes=body.validated_data["all"],
+            root, message=data["message"], author=author, all_changes=data["all"]
         )
         return Response({"commit": commit})
 
@@ -404,20 +379,11 @@ class GitCommitView(WorkspaceRepositoryView):
 class GitLogView(WorkspaceRepositoryView):
     @extend_schema(
         summary="Commits reachable from a ref (default HEAD), newest first",
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("ref", str)],
-        responses={
-            200: inline_serializer("GitLog", {"commits": serializers.ListField()}),
-            **ERRORS,
-        },
+        parameters=[LogQuerySerializer],
+        responses={200: GitLogSerializer, **READ_ERRORS},
     )
     def get(self, request: Request, project_id: str, workspace_id: str) -> Response:
-        try:
-            limit = min(max(int(request.query_params.get("limit", "50")), 1), 500)
-        except ValueError:
-            raise ApplicationError("limit must be a number") from None
-        commits = git_provider().log(
-            self.repository(workspace_id),
-            ref=request.query_params.get("ref") or "HEAD",
-            limit=limit,
-        )
+        params = query(LogQuerySerializer, request)
+        root = self.repository(workspace_id)
+        commits = git_provider().log(root, ref=params.get("ref") or "HEAD", limit=params["limit"])
         return Response({"commits": commits})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -17,6 +18,11 @@ from django.http import HttpRequest, JsonResponse
 
 from apps.accounts.models import User
 from apps.accounts.ratelimits import auth_failure_count
+from discobot.text import display_name_clean
+
+# Printable ASCII without spaces or quotes: what a URL in an <img src> needs.
+URL = re.compile(r"https?://[!#-&(-~]+")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -63,12 +69,24 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
 
 def profile_fill(user: User, sociallogin: SocialLogin) -> None:
+    """The profile as the provider states it; text that cannot be shown or stored is dropped
+    rather than refused, as the person cannot fix it here."""
     account = sociallogin.account
     extra = account.extra_data
-    user.name = (extra.get("name") or extra.get("login") or user.name or "")[:200]
-    user.avatar_url = (extra.get("avatar_url") or extra.get("picture") or "")[:500]
+    name = display_name_clean(str(extra.get("name") or "")) or display_name_clean(
+        str(extra.get("login") or "")
+    )
+    user.name = (name or user.name or "")[:200]
+    user.avatar_url = avatar_url_clean(str(extra.get("avatar_url") or extra.get("picture") or ""))
     user.provider = account.provider
     user.provider_id = str(account.uid)
+
+
+def avatar_url_clean(url: str) -> str:
+    """An http(s) URL that fits the column, or nothing."""
+    if len(url) > 500 or not URL.fullmatch(url):
+        return ""
+    return url
 
 
 class GitHubAdapter(GitHubOAuth2Adapter):
@@ -110,9 +128,26 @@ class GoogleAdapter(GoogleOAuth2Adapter):
 PROVIDER_ADAPTERS: dict[str, type] = {"github": GitHubAdapter, "google": GoogleAdapter}
 
 
-class DiscobotGitHubProvider(GitHubProvider):
+def storable(data: Any) -> Any:
+    """Provider JSON as PostgreSQL can store it (allauth keeps it as `extra_data`): strings
+    without NUL or lone surrogates."""
+    if isinstance(data, str):
+        return UNSTORABLE.sub("", data)
+    if isinstance(data, dict):
+        return {storable(key): storable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [storable(item) for item in data]
+    return data
+
+
+class StorableProfileMixin:
+    def sociallogin_from_response(self, request: HttpRequest, response: Any) -> SocialLogin:
+        return super().sociallogin_from_response(request, storable(response))  # type: ignore[misc]
+
+
+class DiscobotGitHubProvider(StorableProfileMixin, GitHubProvider):
     oauth2_adapter_class = GitHubAdapter
 
 
-class DiscobotGoogleProvider(GoogleProvider):
+class DiscobotGoogleProvider(StorableProfileMixin, GoogleProvider):
     oauth2_adapter_class = GoogleAdapter

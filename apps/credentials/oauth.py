@@ -24,11 +24,16 @@ from discobot.errors import ApplicationError
 ANTHROPIC_SCOPE = "org:create_api_key user:profile user:inference"
 CODEX_SCOPE = "openid profile email offline_access"
 COPILOT_SCOPE = "read:user"
-DOMAIN = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
+# A DNS name (at most 253 characters, labels of 1-63 letters, digits and inner dashes) with an
+# optional port: anything else makes the HTTP client fail before it sends a request.
+HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+PORT = r"(?::([0-9]{1,5}))?"
+DOMAIN = re.compile(rf"(?=[^:]{{1,253}}(?::|$)){HOST_LABEL}(?:\.{HOST_LABEL})*{PORT}")
 
 
 class UpstreamError(Exception):
-    """The provider refused or failed; the message is the provider's, never a secret."""
+    """The provider refused or failed, in its own words: services mask the project's secrets
+    (`services.upstream_text`) before anyone sees them."""
 
 
 @dataclass
@@ -229,11 +234,19 @@ class DevicePollError(Exception):
         self.outcome = outcome
 
 
+def domain_valid(domain: str) -> bool:
+    match = DOMAIN.fullmatch(domain)
+    return match is not None and int(match.group(1) or 1) in range(1, 65536)
+
+
 def copilot_domain(*, deployment_type: str, enterprise_url: str) -> str:
     if deployment_type != "enterprise":
         return "github.com"
-    host = urlsplit(enterprise_url if "://" in enterprise_url else f"//{enterprise_url}").netloc
-    if not host or not DOMAIN.match(host):
+    try:
+        host = urlsplit(enterprise_url if "://" in enterprise_url else f"//{enterprise_url}").netloc
+    except ValueError:  # an unclosed `[` of an IPv6 literal
+        host = ""
+    if not domain_valid(host):
         raise ApplicationError("enterpriseUrl must be a GitHub Enterprise host name or URL")
     return host
 
@@ -241,7 +254,7 @@ def copilot_domain(*, deployment_type: str, enterprise_url: str) -> str:
 def copilot_base_url(domain: str) -> str:
     if domain == "github.com":
         return settings.COPILOT_GITHUB_URL
-    if not DOMAIN.match(domain):
+    if not domain_valid(domain):
         raise ApplicationError("domain must be github.com or a GitHub Enterprise host")
     return f"{settings.GITHUB_ENTERPRISE_SCHEME}://{domain}"
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,15 +13,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.agents.models import AgentMCPServer
-from apps.agents.selectors import mcp_secrets_binding
+from apps.agents.selectors import mcp_secrets_binding, mcp_server_secrets
 from apps.credentials import oauth
-from apps.credentials.crypto import current_key, seal_json, unseal_json
+from apps.credentials.crypto import DecryptionError, current_key, seal_json, unseal_json
 from apps.credentials.models import AuthType, Credential
 from apps.credentials.providers import OAUTH_NAMES, PROVIDER_NAMES, provider_known
 from apps.projects.models import Project
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
+from discobot.redaction import mask_secrets
 
 logger = logging.getLogger(__name__)
+
+# The values of a stored secret that are secret (the rest: token type, scope, expiry, domain).
+SECRET_FIELDS = ("api_key", "access_token", "refresh_token", "id_token")
 
 
 def credential_binding(credential: Credential) -> bytes:
@@ -104,11 +110,16 @@ def credential_refresh(*, credential: Credential) -> Credential:
     if not secret.get("refresh_token"):
         raise ConflictError("This credential has no refresh token; authorize again")
     try:
-        tokens = oauth.refresh(provider=credential.provider, refresh_token=secret["refresh_token"])
+        with upstream_errors_masked(project=credential.project):
+            tokens = oauth.refresh(
+                provider=credential.provider, refresh_token=secret["refresh_token"]
+            )
     except oauth.UpstreamError as error:
         credential.needs_reauth = True
         credential.save(update_fields=["needs_reauth", "updated_at"])
-        logger.warning("refresh of %s credential %s failed", credential.provider, credential.id)
+        logger.warning(
+            "refresh of %s credential %s failed: %s", credential.provider, credential.id, error
+        )
         raise ConflictError(f"Refresh failed, authorize again: {error}") from None
     if not tokens.refresh_token:
         tokens.refresh_token = secret["refresh_token"]
@@ -192,11 +203,44 @@ def codex_authorization_finish(*, state: str, code: str) -> Credential:
     cache.delete(codex_pending_key(state))
     if pending is None:
         raise ApplicationError("This authorization expired or was already used; start again")
-    tokens = oauth.codex_exchange(
-        code=code, verifier=pending["verifier"], redirect_uri=pending["redirect_uri"]
+    project = Project.objects.filter(id=pending["project_id"]).first()
+    if project is None:
+        raise ApplicationError("The project of this authorization was deleted")
+    credential, _ = codex_authorization_exchange(
+        project=project,
+        code=code,
+        verifier=pending["verifier"],
+        redirect_uri=pending["redirect_uri"],
     )
-    project = Project.objects.get(id=pending["project_id"])
-    return oauth_credential_store(project=project, provider="codex", tokens=tokens)
+    return credential
+
+
+def codex_authorization_exchange(
+    *, project: Project, code: str, verifier: str, redirect_uri: str
+) -> tuple[Credential, oauth.Tokens]:
+    with upstream_errors_masked(project=project, sent=(code, verifier)):
+        tokens = oauth.codex_exchange(code=code, verifier=verifier, redirect_uri=redirect_uri)
+    return oauth_credential_store(project=project, provider="codex", tokens=tokens), tokens
+
+
+def anthropic_authorization_finish(
+    *, project: Project, code: str, verifier: str
+) -> tuple[Credential, oauth.Tokens]:
+    with upstream_errors_masked(project=project, sent=(code, verifier)):
+        tokens = oauth.anthropic_exchange(code=code, verifier=verifier)
+    return oauth_credential_store(project=project, provider="anthropic", tokens=tokens), tokens
+
+
+def copilot_authorization_start(*, project: Project, domain: str) -> dict[str, Any]:
+    with upstream_errors_masked(project=project):
+        return oauth.copilot_device_code(domain=domain)
+
+
+def copilot_authorization_poll(*, project: Project, device_code: str, domain: str) -> Credential:
+    """The stored credential once the user approved; `oauth.DevicePollError` while waiting."""
+    with upstream_errors_masked(project=project, sent=(device_code,)):
+        tokens = oauth.copilot_poll(device_code=device_code, domain=domain)
+    return oauth_credential_store(project=project, provider="github-copilot", tokens=tokens)
 
 
 def credential_test(*, credential: Credential) -> tuple[bool, str]:
@@ -224,4 +268,45 @@ def credential_test(*, credential: Credential) -> tuple[bool, str]:
         body = response.json()
     except ValueError:
         body = {}
-    return False, oauth.upstream_message(body) or f"HTTP {response.status_code}"
+    message = oauth.upstream_message(body) or f"HTTP {response.status_code}"
+    return False, upstream_text(project=credential.project, text=message)
+
+
+# --- What providers say, as members may see it ------------------------------------------------
+
+
+def project_secrets(*, project: Project) -> list[str]:
+    """Every secret the project holds, in clear: its credentials' keys and tokens, its agents'
+    MCP env and header values. A value that cannot be opened is skipped: it was never sent."""
+    secrets: list[str] = []
+    for credential in project.credentials.exclude(encrypted_data=b""):
+        try:
+            secret = credential_secret(credential)
+        except DecryptionError:
+            continue
+        secrets += [secret[name] for name in SECRET_FIELDS if isinstance(secret.get(name), str)]
+    for server in AgentMCPServer.objects.filter(agent__project=project).exclude(
+        encrypted_secrets=b""
+    ):
+        try:
+            sections = mcp_server_secrets(server)
+        except DecryptionError:
+            continue
+        secrets += [value for values in sections.values() for value in values.values()]
+    return secrets
+
+
+def upstream_text(*, project: Project, text: str, sent: Iterable[str] = ()) -> str:
+    """A provider's words (an error, a refusal) made fit for every member of the project: each
+    secret the project holds, and each one just `sent` to the provider, is masked."""
+    return mask_secrets(text, [*project_secrets(project=project), *sent])
+
+
+@contextmanager
+def upstream_errors_masked(*, project: Project, sent: Iterable[str] = ()) -> Iterator[None]:
+    """`oauth.UpstreamError`s raised inside carry `upstream_text`, never a secret."""
+    try:
+        yield
+    except oauth.UpstreamError as error:
+        masked = upstream_text(project=project, text=str(error), sent=sent)
+        raise oauth.UpstreamError(masked) from None

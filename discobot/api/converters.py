@@ -23,3 +23,16 @@ class SessionIdConverter:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+class ProviderConverter:
+    """A credential's provider in a path: the contract's and litellm's names are all of this
+    shape, and nothing else (a NUL, say) reaches the database."""
+
+    regex = "[A-Za-z0-9._-]{1,50}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value

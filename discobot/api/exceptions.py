@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from discobot.api.parsers import INVALID_BODY
 from discobot.errors import ApplicationError
 
 # Codes whose messages StrictSerializer already words as a sentence naming the field.
@@ -50,7 +51,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"error": first_error_message(exc.detail), "details": exc.detail}
     elif isinstance(exc, exceptions.ParseError):
-        response.data = {"error": "Invalid request body: malformed JSON"}
+        # Our parser words its own refusals; DRF's are about syntax.
+        invalid_body = getattr(exc.detail, "code", None) == INVALID_BODY
+        response.data = {
+            "error": str(exc.detail) if invalid_body else "Invalid request body: malformed JSON"
+        }
     elif isinstance(exc, exceptions.NotAuthenticated):
         request = context.get("request")
         had_session = request is not None and settings.SESSION_COOKIE_NAME in request.COOKIES

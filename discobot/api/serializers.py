@@ -6,6 +6,9 @@ import re
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
+
+from discobot.text import display_name_clean
 
 
 def field_label(name: str) -> str:
@@ -68,3 +71,21 @@ class BlankAsNullField(serializers.CharField):
 
     def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
         return str(value) if value else None
+
+
+class DisplayNameField(serializers.CharField):
+    """A name people see (project, workspace, session, agent, credential, token, MCP server).
+
+    Cleaned before the usual checks (`display_name_clean`): line breaks become spaces; control,
+    bidi and zero-width characters are dropped; surrounding whitespace is trimmed. A name made
+    only of such characters is then blank, refused where a name is required.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 200)
+        super().__init__(**kwargs)
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if isinstance(data, str):
+            data = display_name_clean(data)
+        return super().run_validation(data)

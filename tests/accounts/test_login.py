@@ -69,6 +69,20 @@ def test_a_second_login_updates_the_profile_and_keeps_the_user(provider):
     assert User.objects.filter(email="octo@example.com").count() == 1
 
 
+@pytest.mark.parametrize("first_login", [True, False])
+def test_a_name_with_hidden_characters_is_stored_without_them(provider, first_login):
+    if not first_login:
+        sign_in(Client(), "github")
+    provider.github_profile.name = "\u202eOcto\u200b Cat\x00\n"
+    provider.github_profile.avatar_url = "javascript:alert(1)"
+
+    response = sign_in(Client(), "github")
+
+    assert response.status_code == 307
+    user = User.objects.get(email="octo@example.com")
+    assert (user.name, user.avatar_url) == ("Octo Cat", "")
+
+
 def test_an_existing_user_with_the_same_email_is_linked_not_duplicated(provider):
     existing = UserFactory.create(email="gina@example.com", provider="github", provider_id="")
 

@@ -7,7 +7,9 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from apps.accounts import ratelimits
 from apps.accounts.services import api_token_create
+from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +79,38 @@ def test_the_rate_is_configurable(auth_enabled, settings):
 
     assert limited.status_code == 429
     assert 0 < int(limited.headers["Retry-After"]) <= 3600
+
+
+@pytest.fixture
+def unreachable_cache(settings, monkeypatch):
+    """The cache is Redis on a port nothing listens on; the limiter has not seen it fail yet."""
+    reachable = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+    monkeypatch.setattr(ratelimits, "CACHE_BREAKER", ratelimits.CacheBreaker("the limit"))
+    yield
+    settings.CACHES = reachable  # before fresh_rate_limits clears the cache
+
+
+def test_with_the_cache_unreachable_a_good_token_still_works(
+    auth_enabled, owner, unreachable_cache
+):
+    _, good = api_token_create(user=owner, name="t")
+    client = APIClient(REMOTE_ADDR="203.0.113.10")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {good}")
+
+    assert client.get("/api/projects").status_code == 200
+
+
+def test_with_the_cache_unreachable_bad_tokens_get_401_and_one_warning(
+    auth_enabled, unreachable_cache, caplog
+):
+    responses = [bad_token_attempt("203.0.113.11") for _ in range(ALLOWED_FAILURES * 2)]
+
+    assert [response.status_code for response in responses] == [401] * ALLOWED_FAILURES * 2
+    warnings = [r for r in caplog.records if "the cache is unavailable" in r.getMessage()]
+    assert len(warnings) == 1

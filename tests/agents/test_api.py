@@ -22,6 +22,7 @@ STDIO = {
         "env": {"API_TOKEN": "s3cr3t-env-value"},
     },
 }
+STORED_STDIO_SECRETS = {"env": {"API_TOKEN": "s3cr3t-env-value"}}
 HTTP = {
     "name": "search",
     "config": {
@@ -137,6 +138,88 @@ class TestCreate:
 
         assert response.status_code == 400
         assert not Agent.objects.exists()
+
+
+def server_with(section: str, values: dict) -> dict:
+    if section == "env":
+        return {"name": "x", "config": {"type": "stdio", "command": "a", "env": values}}
+    return {"name": "x", "config": {"type": "http", "url": "https://e.com", "headers": values}}
+
+
+class TestValuesThatCannotBeStoredOrSent:
+    """PostgreSQL refuses NUL in text and lone surrogates; a process environment refuses `=`
+    in a name; an HTTP header value must not end the header."""
+
+    @pytest.mark.parametrize(
+        ("section", "values"),
+        [
+            ("env", {"API\x00TOKEN": "v"}),
+            ("env", {"API_TOKEN": "v\x00w"}),
+            ("env", {"A=B": "v"}),
+            ("env", {"": "v"}),
+            ("headers", {"X-Key\x00": "v"}),
+            ("headers", {"X-Key": "v\x00"}),
+            ("headers", {"X-Key": "v\r\nX-Injected: 1"}),
+            ("headers", {"Bad Name": "v"}),
+        ],
+    )
+    def test_are_refused_on_create_and_update_naming_the_field(self, client, base, section, values):
+        agent = create(client, base, mcpServers=[STDIO])
+        server = server_with(section, values)
+
+        created = client.post(
+            base, {"name": "B", "agentType": "codex", "mcpServers": [server]}, format="json"
+        )
+        updated = client.put(f"{base}/{agent['id']}", {"mcpServers": [server]}, format="json")
+
+        for response in (created, updated):
+            assert response.status_code == 400
+            assert response.json()["error"].startswith(f"mcpServers.0.config.{section}: ")
+        assert Agent.objects.count() == 1
+        assert mcp_server_secrets(AgentMCPServer.objects.get()) == STORED_STDIO_SECRETS
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            '{"API_TOKEN": "\\ud800"}',
+            '{"\\udfff": "v"}',
+        ],
+    )
+    def test_lone_surrogates_are_refused_on_create_and_update(self, client, base, raw):
+        agent = create(client, base, mcpServers=[STDIO])
+        config = f'{{"type": "stdio", "command": "a", "env": {raw}}}'
+        servers = f'[{{"name": "x", "config": {config}}}]'
+
+        created = client.post(
+            base,
+            f'{{"name": "B", "agentType": "codex", "mcpServers": {servers}}}',
+            content_type="application/json",
+        )
+        updated = client.put(
+            f"{base}/{agent['id']}",
+            f'{{"mcpServers": {servers}}}',
+            content_type="application/json",
+        )
+
+        for response in (created, updated):
+            assert response.status_code == 400
+            assert "lone surrogate" in response.json()["error"]
+        assert Agent.objects.count() == 1
+        assert mcp_server_secrets(AgentMCPServer.objects.get()) == STORED_STDIO_SECRETS
+
+    @pytest.mark.parametrize("servers", [[None], [STDIO, None]])
+    def test_a_null_server_is_refused_and_the_set_is_kept(self, client, base, servers):
+        agent = create(client, base, mcpServers=[HTTP])
+
+        created = client.post(
+            base, {"name": "B", "agentType": "codex", "mcpServers": servers}, format="json"
+        )
+        updated = client.put(f"{base}/{agent['id']}", {"mcpServers": servers}, format="json")
+
+        for response in (created, updated):
+            assert response.status_code == 400
+            assert response.json()["error"] == "An MCP server cannot be null"
+        assert [server.name for server in AgentMCPServer.objects.all()] == ["search"]
 
 
 class TestUpdate:

@@ -133,3 +133,34 @@ class TestCheckWithProvider:
 
         assert response.status_code == 400
         assert response.json() == {"error": "Testing is not available for gemini"}
+
+
+class TestActionsAnswerOnlyPost:
+    @pytest.mark.parametrize("action", ["refresh", "test"])
+    @pytest.mark.parametrize("method", ["get", "delete", "put"])
+    def test_other_methods_are_405_and_the_credential_stays(self, client, base, action, method):
+        store(client, base)
+
+        response = getattr(client, method)(f"{base}/anthropic/{action}")
+
+        assert response.status_code == 405
+        assert response.json() == {"error": f'Method "{method.upper()}" not allowed.'}
+        assert response["Allow"] == "POST, OPTIONS"
+        assert credential_secret(Credential.objects.get()) == {"api_key": SECRET}
+
+    def test_the_schema_publishes_only_post_for_the_actions(self, client):
+        paths = client.get("/api/openapi.json").json()["paths"]
+
+        for action in ("refresh", "test"):
+            operations = paths[f"/api/projects/{{project_id}}/credentials/{{provider}}/{action}"]
+            assert set(operations) - {"parameters"} == {"post"}
+
+
+@pytest.mark.parametrize("provider", ["%00", "a%00b", "x" * 51, "%F0%9F%98%80", "a%20b"])
+def test_a_provider_name_that_cannot_exist_is_a_json_404(client, base, provider):
+    for method in ("get", "delete", "post"):
+        suffix = "" if method != "post" else "/test"
+        response = getattr(client, method)(f"{base}/{provider}{suffix}")
+
+        assert response.status_code == 404, (method, provider)
+        assert "error" in response.json()

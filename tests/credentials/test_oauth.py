@@ -144,14 +144,55 @@ class TestCopilotDeviceFlow:
         assert response.json()["domain"] == host
         assert upstream.requests["/login/device/code"] == 1
 
-    def test_a_bad_enterprise_url_is_400(self, client, base):
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://",
+            "a" * 300,
+            f"https://{'a' * 64}.example",
+            "ghe example",
+            "ghe.example:99999",
+            "http://[ghe.example",
+            "https://user@ghe.example",
+        ],
+    )
+    def test_a_bad_enterprise_url_is_400(self, client, base, upstream, url):
         response = client.post(
             f"{base}/github-copilot/device-code",
-            {"deploymentType": "enterprise", "enterpriseUrl": "https://"},
+            {"deploymentType": "enterprise", "enterpriseUrl": url},
             format="json",
         )
 
         assert response.status_code == 400
+        assert response.json() == {
+            "error": "enterpriseUrl must be a GitHub Enterprise host name or URL"
+        }
+        assert not upstream.requests
+
+    @pytest.mark.parametrize(
+        "domain", ["a" * 300, f"{'a' * 64}.example", "ghe example", "ghe.example/x", "ghe..x", "²"]
+    )
+    def test_polling_a_domain_that_cannot_be_a_host_is_400(self, client, base, upstream, domain):
+        response = client.post(
+            f"{base}/github-copilot/poll",
+            {"deviceCode": "device-123", "domain": domain},
+            format="json",
+        )
+
+        assert response.status_code == 400
+        assert response.json() == {"error": "domain must be github.com or a GitHub Enterprise host"}
+        assert not upstream.requests
+
+    def test_polling_a_domain_with_nul_is_400(self, client, base, upstream):
+        response = client.post(
+            f"{base}/github-copilot/poll",
+            {"deviceCode": "device-123", "domain": "ghe\x00.example"},
+            format="json",
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"].startswith("domain: ")
+        assert not upstream.requests
 
     @pytest.mark.parametrize(
         ("outcome", "status", "body"),
@@ -205,6 +246,21 @@ class TestCodex:
         assert query_of(custom["url"])["redirect_uri"] == "http://localhost:9999/cb"
         assert query_of(default["url"])["code_challenge"] == challenge_of(default["verifier"])
         assert default["state"] != default["verifier"]
+
+    @pytest.mark.parametrize("path", ["codex/authorize", "github-copilot/device-code"])
+    def test_an_optional_body_may_be_left_out_but_not_be_null(self, client, base, upstream, path):
+        without = client.post(f"{base}/{path}")
+        null = client.post(f"{base}/{path}", "null", content_type="application/json")
+
+        assert without.status_code == 200
+        assert null.status_code == 400
+
+    @pytest.mark.parametrize("uri", ["http://[localhost/cb", "ftp://localhost/cb", "/cb"])
+    def test_a_redirect_that_is_no_web_address_is_400(self, client, base, uri):
+        response = client.post(f"{base}/codex/authorize", {"redirectUri": uri}, format="json")
+
+        assert response.status_code == 400
+        assert response.json()["error"] == "redirectUri: Enter an http or https URL."
 
     def test_exchange_stores_the_tokens(self, client, base, upstream):
         answer = client.post(f"{base}/codex/authorize", {}, format="json").json()

@@ -12,7 +12,7 @@ import json
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +35,11 @@ class Upstream:
     refresh_tokens: set[str] = field(default_factory=set)
     device_outcomes: dict[str, str] = field(default_factory=dict)  # device code -> error or ""
     bodies: list[dict] = field(default_factory=list)
+    # A provider that repeats what it was sent in its refusals, e.g. `lambda sent: f"bad {sent}"`.
+    echo: Callable[[str], str] | None = None
+
+    def refusal(self, sent: str, message: str) -> str:
+        return self.echo(sent) if self.echo else message
 
     def grant_code(self, challenge: str) -> str:
         """What the provider's page does when the user approves: a code tied to the challenge."""
@@ -92,13 +97,15 @@ def handler_for(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
         def code_exchange(self, body: dict, **extra: object) -> None:
             challenge = upstream.challenges.pop(body.get("code", ""), None)
             if challenge is None or challenge_of(body.get("code_verifier", "")) != challenge:
-                self.reply({"error": "invalid_grant", "error_description": "Invalid code"}, 400)
+                refusal = upstream.refusal(body.get("code", ""), "Invalid code")
+                self.reply({"error": "invalid_grant", "error_description": refusal}, 400)
                 return
             self.reply(upstream.issue(**extra))
 
         def refresh(self, body: dict) -> None:
             if body.get("refresh_token") not in upstream.refresh_tokens:
-                self.reply({"error": "invalid_grant", "error_description": "Refresh revoked"}, 400)
+                refusal = upstream.refusal(body.get("refresh_token", ""), "Refresh revoked")
+                self.reply({"error": "invalid_grant", "error_description": refusal}, 400)
                 return
             upstream.refresh_tokens.discard(body["refresh_token"])
             self.reply(upstream.issue())
@@ -126,9 +133,11 @@ def handler_for(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
                     }
                 )
             elif path.endswith("/login/oauth/access_token"):
-                outcome = upstream.device_outcomes.get(body.get("device_code", ""), "bad_code")
+                device_code = body.get("device_code", "")
+                outcome = upstream.device_outcomes.get(device_code, "bad_code")
                 if outcome:
-                    self.reply({"error": outcome, "error_description": outcome.replace("_", " ")})
+                    refusal = upstream.refusal(device_code, outcome.replace("_", " "))
+                    self.reply({"error": outcome, "error_description": refusal})
                 else:
                     token = upstream.issue()
                     del token["refresh_token"], token["expires_in"]
@@ -146,10 +155,8 @@ def handler_for(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
                 if authorized:
                     self.reply({"data": []})
                 else:
-                    self.reply(
-                        {"error": {"type": "authentication_error", "message": "invalid x-api-key"}},
-                        401,
-                    )
+                    refusal = upstream.refusal(key or bearer, "invalid x-api-key")
+                    self.reply({"error": {"type": "authentication_error", "message": refusal}}, 401)
             else:
                 self.reply({"error": "not_found"}, 404)
 

@@ -362,18 +362,29 @@ class TestInvitationCreate:
         assert response.json()["error"] == message
 
 
-class TestInvitationAccept:
-    def accept_url(self, project: Project, token: str) -> str:
-        return project_url(project, f"/invitations/{token}/accept")
+def accept_in_path(client: APIClient, project: Project, token: str):
+    return client.post(project_url(project, f"/invitations/{token}/accept"))
 
-    def test_invited_user_becomes_a_member_with_the_role(self, client_for, project, admin):
+
+def accept_in_body(client: APIClient, project: Project, token: str):
+    return client.post(project_url(project, "/invitations/accept"), {"token": token}, format="json")
+
+
+class TestInvitationAccept:
+    """The token may come in the path (the contract) or in the body (kept out of logs)."""
+
+    @pytest.fixture(params=[accept_in_path, accept_in_body], ids=["path", "body"])
+    def accept(self, request):
+        return request.param
+
+    def test_invited_user_becomes_a_member_with_the_role(self, accept, client_for, project, admin):
         invitee = UserFactory.create(email="invitee@example.com")
         InvitationFactory.create(
             project=project, email=invitee.email, role=Role.ADMIN, token="t" * 64, invited_by=admin
         )
         client = client_for(invitee)
 
-        response = client.post(self.accept_url(project, "t" * 64))
+        response = accept(client, project, "t" * 64)
 
         assert response.status_code == 200
         assert response.json() == {"success": True}
@@ -383,19 +394,19 @@ class TestInvitationAccept:
         assert membership.accepted_at is not None
         assert client.get(project_url(project)).status_code == 200
 
-    def test_an_invitation_works_only_once(self, client_for, project):
+    def test_an_invitation_works_only_once(self, accept, client_for, project):
         invitee = UserFactory.create(email="invitee@example.com")
         InvitationFactory.create(project=project, email=invitee.email, token="a" * 64)
         client = client_for(invitee)
-        client.post(self.accept_url(project, "a" * 64))
+        accept(client, project, "a" * 64)
 
-        response = client.post(self.accept_url(project, "a" * 64))
+        response = accept(client, project, "a" * 64)
 
         assert response.status_code == 400
         assert response.json() == {"error": "Invitation not found"}
         assert not project.invitations.exists()
 
-    def test_expired_invitation_is_rejected(self, client_for, project):
+    def test_expired_invitation_is_rejected(self, accept, client_for, project):
         invitee = UserFactory.create(email="invitee@example.com")
         InvitationFactory.create(
             project=project,
@@ -404,35 +415,43 @@ class TestInvitationAccept:
             expires_at=timezone.now() - timedelta(seconds=1),
         )
 
-        response = client_for(invitee).post(self.accept_url(project, "b" * 64))
+        response = accept(client_for(invitee), project, "b" * 64)
 
         assert response.status_code == 400
         assert response.json() == {"error": "Invitation has expired"}
         assert not project.memberships.filter(user=invitee).exists()
 
-    def test_only_the_invited_email_may_accept(self, client_for, project, outsider):
+    def test_only_the_invited_email_may_accept(self, accept, client_for, project, outsider):
         InvitationFactory.create(project=project, email="someone.else@example.com", token="c" * 64)
 
-        response = client_for(outsider).post(self.accept_url(project, "c" * 64))
+        response = accept(client_for(outsider), project, "c" * 64)
 
         assert response.status_code == 403
         assert not project.memberships.filter(user=outsider).exists()
         assert project.invitations.count() == 1
 
-    def test_token_of_another_project_is_rejected(self, client_for, project, other_project):
+    def test_token_of_another_project_is_rejected(self, accept, client_for, project, other_project):
         invitee = UserFactory.create(email="invitee@example.com")
         InvitationFactory.create(project=other_project, email=invitee.email, token="d" * 64)
 
-        response = client_for(invitee).post(self.accept_url(project, "d" * 64))
+        response = accept(client_for(invitee), project, "d" * 64)
 
         assert response.status_code == 400
         assert not project.memberships.filter(user=invitee).exists()
 
-    def test_unknown_token_is_rejected(self, client_for, project, outsider):
-        response = client_for(outsider).post(self.accept_url(project, "nonsense"))
+    def test_unknown_token_is_rejected(self, accept, client_for, project, outsider):
+        response = accept(client_for(outsider), project, "nonsense")
 
         assert response.status_code == 400
         assert response.json() == {"error": "Invitation not found"}
+
+    def test_a_body_without_its_token_is_rejected(self, client_for, project, outsider):
+        response = client_for(outsider).post(
+            project_url(project, "/invitations/accept"), {}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"] == "Token is required"
 
 
 class TestBadInput:
@@ -509,6 +528,7 @@ class TestAuthRequired:
             ("get", "/api/projects/local/members"),
             ("post", "/api/projects/local/invitations"),
             ("post", f"/api/projects/local/invitations/{'e' * 64}/accept"),
+            ("post", "/api/projects/local/invitations/accept"),
         ],
     )
     def test_without_a_login_the_api_answers_401(self, auth_enabled, db, method, url):

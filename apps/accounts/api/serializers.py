@@ -4,7 +4,8 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, User
-from discobot.api.serializers import BlankAsNullField, StrictSerializer
+from discobot.api.fields import DateTimeField
+from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="User")
@@ -18,8 +19,13 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
 @extend_schema_serializer(component_name="ApiTokenInput")
 class ApiTokenInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=100)
-    expiresAt = serializers.DateTimeField(source="expires_at", required=False, allow_null=True)
+    name = DisplayNameField(max_length=100)
+    expiresAt = DateTimeField(
+        source="expires_at",
+        required=False,
+        allow_null=True,
+        help_text="In the future (a past time is refused with 400); null: the token never expires",
+    )
 
 
 @extend_schema_serializer(component_name="ApiToken")

@@ -27,6 +27,7 @@ from apps.accounts.ratelimits import auth_failure_retry_after
 from discobot.api.requests import AuthenticatedRequest
 from discobot.api.schema import error_responses
 from discobot.api.serializers import ErrorSerializer, SuccessSerializer
+from discobot.decorators import require_methods
 
 UNAUTHENTICATED = error_responses(401)
 
@@ -53,6 +54,7 @@ def unknown_provider(provider: str) -> JsonResponse:
     )
 
 
+@require_methods("GET", "HEAD")
 def login(request: HttpRequest, provider: str) -> HttpResponse:
     if not settings.AUTH_ENABLED:
         return as_temporary_redirect(HttpResponseRedirect("/"))
@@ -62,6 +64,7 @@ def login(request: HttpRequest, provider: str) -> HttpResponse:
     return as_temporary_redirect(view(request))
 
 
+@require_methods("GET", "HEAD")
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     if provider not in configured_providers():
         return unknown_provider(provider)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.validators import URLValidator
@@ -8,16 +9,29 @@ from rest_framework import serializers
 
 from apps.agents.models import Agent, AgentMCPServer, AgentType, MCPServerType
 from apps.agents.selectors import mcp_server_public_config
-from discobot.api.serializers import StrictSerializer
+from discobot.api.serializers import DisplayNameField, StrictSerializer
+
+# What a process environment can hold: no `=` in a name, no NUL anywhere.
+ENV_NAME = re.compile(r"[^=\x00]+")
+ENV_VALUE = re.compile(r"[^\x00]*")
+# HTTP field names are tokens (RFC 9110 §5.1); values hold no control character but tab, so
+# a value cannot end the header and start another.
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+HEADER_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
 
 
-def string_map(value: Any, field: str) -> dict[str, str]:
+def string_map(value: Any, field: str, names: re.Pattern, values: re.Pattern) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise serializers.ValidationError(f"{field} must map names to strings")
+    for name, text in value.items():
+        if not names.fullmatch(name):
+            raise serializers.ValidationError(f"{name!r} is not a valid name")
+        if not values.fullmatch(text):
+            raise serializers.ValidationError(f"the value of {name!r} holds a control character")
     return value
 
 
@@ -28,7 +42,7 @@ class StdioConfigSerializer(StrictSerializer):
     env = serializers.JSONField(required=False)
 
     def validate_env(self, value: Any) -> dict[str, str]:
-        return string_map(value, "env")
+        return string_map(value, "env", ENV_NAME, ENV_VALUE)
 
 
 class HttpConfigSerializer(StrictSerializer):
@@ -39,7 +53,7 @@ class HttpConfigSerializer(StrictSerializer):
     headers = serializers.JSONField(required=False)
 
     def validate_headers(self, value: Any) -> dict[str, str]:
-        return string_map(value, "headers")
+        return string_map(value, "headers", HEADER_NAME, HEADER_VALUE)
 
 
 @extend_schema_field(
@@ -84,25 +98,31 @@ class MCPConfigField(serializers.JSONField):
 
 class MCPServerInputSerializer(StrictSerializer):
     id = serializers.CharField(required=False, allow_blank=True)  # ignored: servers are replaced
-    name = serializers.CharField(max_length=200)
+    name = DisplayNameField(max_length=200)
     config = MCPConfigField()
     enabled = serializers.BooleanField(default=True)
 
 
+def mcp_servers_field(**kwargs: Any) -> serializers.ListSerializer:
+    # Built by hand: `many=True` hands `allow_null` to each item too, letting `[null]` through.
+    server = MCPServerInputSerializer(error_messages={"null": "An MCP server cannot be null"})
+    return serializers.ListSerializer(child=server, source="mcp_servers", **kwargs)
+
+
 @extend_schema_serializer(component_name="AgentCreate")
 class AgentCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = DisplayNameField(max_length=200)
     description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     agentType = serializers.ChoiceField(source="agent_type", choices=AgentType.choices)
     systemPrompt = serializers.CharField(
         source="system_prompt", max_length=100_000, required=False, allow_blank=True
     )
-    mcpServers = MCPServerInputSerializer(source="mcp_servers", many=True, required=False)
+    mcpServers = mcp_servers_field(required=False)
 
 
 @extend_schema_serializer(component_name="AgentUpdate")
 class AgentUpdateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200, required=False)
+    name = DisplayNameField(max_length=200, required=False)
     description = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, allow_null=True
     )
@@ -116,9 +136,7 @@ class AgentUpdateSerializer(StrictSerializer):
         allow_blank=True,
         allow_null=True,
     )
-    mcpServers = MCPServerInputSerializer(
-        source="mcp_servers", many=True, required=False, allow_null=True
-    )
+    mcpServers = mcp_servers_field(required=False, allow_null=True)
 
 
 @extend_schema_serializer(component_name="MCPServer")

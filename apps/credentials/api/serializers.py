@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.credentials.models import AuthType, Credential
-from discobot.api.serializers import StrictSerializer
+from discobot.api.serializers import DisplayNameField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="CredentialInfo")
@@ -38,7 +38,7 @@ class CredentialInfoSerializer(serializers.ModelSerializer):
 
 class CredentialCreateSerializer(StrictSerializer):
     provider = serializers.CharField(max_length=50)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = DisplayNameField(max_length=200, required=False, allow_blank=True)
     authType = serializers.ChoiceField(
         source="auth_type", choices=AuthType.choices, default=AuthType.API_KEY
     )
@@ -56,8 +56,12 @@ class RedirectUriField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(value)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # an unclosed `[` of an IPv6 literal
+            valid = False
+        if not valid:
             raise serializers.ValidationError("Enter an http or https URL.")
         return value
 

@@ -1,6 +1,9 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from apps.credentials.api import views
+from discobot.api.converters import ProviderConverter
+
+register_converter(ProviderConverter, "provider")
 
 CREDENTIALS = "projects/<project_id:project_id>/credentials"
 
@@ -29,17 +32,17 @@ urlpatterns = [
     ),
     path(f"{CREDENTIALS}/codex/exchange", views.CodexExchangeView.as_view(), name="codex-exchange"),
     path(
-        f"{CREDENTIALS}/<str:provider>",
+        f"{CREDENTIALS}/<provider:provider>",
         views.CredentialDetailView.as_view(),
         name="credential-detail",
     ),
     path(
-        f"{CREDENTIALS}/<str:provider>/refresh",
+        f"{CREDENTIALS}/<provider:provider>/refresh",
         views.CredentialRefreshView.as_view(),
         name="credential-refresh",
     ),
     path(
-        f"{CREDENTIALS}/<str:provider>/test",
+        f"{CREDENTIALS}/<provider:provider>/test",
         views.CredentialTestView.as_view(),
         name="credential-test",
     ),

@@ -22,6 +22,7 @@ from apps.credentials.models import Credential
 from apps.projects.api.base import ProjectScopedView
 from discobot.api.schema import error_responses
 from discobot.api.serializers import ErrorSerializer
+from discobot.decorators import require_methods
 from discobot.errors import ApplicationError, NotFoundError
 
 ERRORS = error_responses(400, 401, 404)
@@ -91,13 +92,17 @@ class CredentialListView(ProjectScopedView):
         return Response(CredentialInfoSerializer(credential).data)
 
 
-class CredentialDetailView(ProjectScopedView):
+# A view on one of the project's credentials; each route adds only its own methods. (A comment:
+# drf-spectacular would publish a docstring as the description of every endpoint.)
+class CredentialScopedView(ProjectScopedView):
     def credential(self, provider: str) -> Credential:
         credential = self.project.credentials.filter(provider=provider).first()
         if credential is None:
             raise NotFoundError("Credential not found")
         return credential
 
+
+class CredentialDetailView(CredentialScopedView):
     @extend_schema(summary="A credential", responses={200: CredentialInfoSerializer, **ERRORS})
     def get(self, request: Request, project_id: str, provider: str) -> Response:
         return Response(CredentialInfoSerializer(self.credential(provider)).data)
@@ -114,7 +119,7 @@ class CredentialDetailView(ProjectScopedView):
         return Response({"status": "deleted"})
 
 
-class CredentialRefreshView(CredentialDetailView):
+class CredentialRefreshView(CredentialScopedView):
     @extend_schema(
         summary="Refresh an OAuth credential now",
         request=None,
@@ -125,7 +130,7 @@ class CredentialRefreshView(CredentialDetailView):
         return Response(CredentialInfoSerializer(credential).data)
 
 
-class CredentialTestView(CredentialDetailView):
+class CredentialTestView(CredentialScopedView):
     @extend_schema(
         summary="Check the credential with the provider's cheapest call",
         request=None,
@@ -160,13 +165,12 @@ class AnthropicExchangeView(ProjectScopedView):
         body = AnthropicExchangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            tokens = oauth.anthropic_exchange(**body.validated_data)
+            credential, tokens = services.anthropic_authorization_finish(
+                project=self.project, **body.validated_data
+            )
         except oauth.UpstreamError as error:
             # Contract §2: an upstream refusal is a 200 with success false.
             return Response({"success": False, "error": str(error)})
-        credential = services.oauth_credential_store(
-            project=self.project, provider="anthropic", tokens=tokens
-        )
         return exchange_success(credential, tokens)
 
 
@@ -177,7 +181,7 @@ class CodexAuthorizeView(ProjectScopedView):
         responses={200: AUTHORIZE_ANSWER, **ERRORS},
     )
     def post(self, request: Request, project_id: str) -> Response:
-        body = CodexAuthorizeSerializer(data=request.data or {})
+        body = CodexAuthorizeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         redirect_uri = body.validated_data.get("redirect_uri") or settings.CODEX_REDIRECT_URI
         return Response(
@@ -196,16 +200,14 @@ class CodexExchangeView(ProjectScopedView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
-            tokens = oauth.codex_exchange(
+            credential, tokens = services.codex_authorization_exchange(
+                project=self.project,
                 code=data["code"],
                 verifier=data["verifier"],
                 redirect_uri=data.get("redirect_uri") or settings.CODEX_REDIRECT_URI,
             )
         except oauth.UpstreamError as error:
             raise ApplicationError(f"Token exchange failed: {error}") from None
-        credential = services.oauth_credential_store(
-            project=self.project, provider="codex", tokens=tokens
-        )
         return exchange_success(credential, tokens)
 
 
@@ -229,14 +231,16 @@ class CopilotDeviceCodeView(ProjectScopedView):
         },
     )
     def post(self, request: Request, project_id: str) -> Response:
-        body = CopilotDeviceCodeSerializer(data=request.data or {})
+        body = CopilotDeviceCodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         domain = oauth.copilot_domain(
             deployment_type=body.validated_data["deployment_type"],
             enterprise_url=body.validated_data.get("enterprise_url", ""),
         )
         try:
-            return Response(oauth.copilot_device_code(domain=domain))
+            return Response(
+                services.copilot_authorization_start(project=self.project, domain=domain)
+            )
         except oauth.UpstreamError as error:
             raise ApplicationError(f"Device code request failed: {error}") from None
 
@@ -262,21 +266,21 @@ class CopilotPollView(ProjectScopedView):
         body = CopilotPollSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            tokens = oauth.copilot_poll(**body.validated_data)
+            credential = services.copilot_authorization_poll(
+                project=self.project, **body.validated_data
+            )
         except oauth.DevicePollError as waiting:
             state = {oauth.DevicePoll.PENDING: "pending", oauth.DevicePoll.SLOW_DOWN: "slow_down"}
             payload = {"status": state.get(waiting.outcome, "error"), "error": str(waiting)}
             return Response(payload, status=waiting.outcome.value)
         except oauth.UpstreamError as error:
             raise ApplicationError(str(error)) from None
-        credential = services.oauth_credential_store(
-            project=self.project, provider="github-copilot", tokens=tokens
-        )
         return Response(
             {"status": "success", "credential": CredentialInfoSerializer(credential).data}
         )
 
 
+@require_methods("GET", "HEAD")
 def codex_callback(request: HttpRequest) -> HttpResponse:
     """Where OpenAI sends the browser back: finishes the exchange and says how it went."""
     error = request.GET.get("error_description") or request.GET.get("error")

@@ -5,12 +5,13 @@ from rest_framework import serializers
 
 from apps.projects.models import Project, ProjectInvitation, ProjectMember, Role
 from apps.projects.services import INVITABLE_ROLES
-from discobot.api.serializers import BlankAsNullField, StrictSerializer
+from discobot.api.fields import TextField
+from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="ProjectInput")
 class ProjectInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = DisplayNameField(max_length=200)
 
 
 @extend_schema_serializer(component_name="Project")
@@ -48,12 +49,27 @@ class MemberOutputSerializer(serializers.ModelSerializer):
         )
 
 
+# The addresses Django's EmailValidator takes, less the rare forms (quoted local parts, IP
+# literals, `localhost`, internationalised domains) a published pattern could not follow.
+EMAIL_PATTERN = (
+    "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:[.][A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    "@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?[.])+[A-Za-z0-9-]{1,62}[A-Za-z0-9]$"
+)
+
+
 @extend_schema_serializer(component_name="InvitationInput")
 class InvitationInputSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=254)
+    email = TextField(
+        max_length=254, pattern=EMAIL_PATTERN, message="Enter a valid email address."
+    )
     role = serializers.ChoiceField(
         choices=[role.value for role in INVITABLE_ROLES], default=Role.MEMBER
     )
+
+
+@extend_schema_serializer(component_name="InvitationAccept")
+class InvitationAcceptSerializer(StrictSerializer):
+    token = TextField(max_length=200)
 
 
 @extend_schema_serializer(component_name="Invitation")

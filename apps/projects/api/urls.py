@@ -29,8 +29,13 @@ urlpatterns = [
         name="invitation-create",
     ),
     path(
-        "projects/<project_id:project_id>/invitations/<str:token>/accept",
+        "projects/<project_id:project_id>/invitations/accept",
         views.InvitationAcceptView.as_view(),
         name="invitation-accept",
+    ),
+    path(
+        "projects/<project_id:project_id>/invitations/<str:token>/accept",
+        views.InvitationTokenAcceptView.as_view(),
+        name="invitation-token-accept",
     ),
 ]

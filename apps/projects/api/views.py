@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from apps.projects import selectors, services
 from apps.projects.api.base import ProjectScopedView
 from apps.projects.api.serializers import (
+    InvitationAcceptSerializer,
     InvitationInputSerializer,
     InvitationOutputSerializer,
     MemberOutputSerializer,
@@ -117,17 +118,38 @@ class InvitationCreateView(ProjectScopedView):
         return Response(output.data, status=status.HTTP_201_CREATED)
 
 
+ACCEPT_RESPONSES = {
+    200: SuccessSerializer,
+    400: OpenApiResponse(ErrorSerializer, description="Missing or expired invitation"),
+    401: ERRORS[401],
+    403: OpenApiResponse(ErrorSerializer, description="Invited another email"),
+}
+
+
 # Not membership-scoped: the caller becomes a member by accepting.
 class InvitationAcceptView(APIView):
     @extend_schema(
-        summary="Accept an invitation with its token",
+        summary="Accept an invitation with its token (kept out of the URL, and so of logs)",
+        operation_id="invitations_accept",
+        request=InvitationAcceptSerializer,
+        responses=ACCEPT_RESPONSES,
+    )
+    def post(self, request: AuthenticatedRequest, project_id: str) -> Response:
+        body = InvitationAcceptSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.invitation_accept(
+            project_id=project_id, token=body.validated_data["token"], user=request.user
+        )
+        return Response({"success": True})
+
+
+class InvitationTokenAcceptView(APIView):
+    @extend_schema(
+        summary="Accept an invitation with its token in the path (the contract's form; "
+        "logs show the token as [redacted])",
+        operation_id="api_projects_invitations_accept_create",
         request=None,
-        responses={
-            200: SuccessSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="Missing or expired invitation"),
-            401: ERRORS[401],
-            403: OpenApiResponse(ErrorSerializer, description="Invited another email"),
-        },
+        responses=ACCEPT_RESPONSES,
     )
     def post(self, request: AuthenticatedRequest, project_id: str, token: str) -> Response:
         services.invitation_accept(project_id=project_id, token=token, user=request.user)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.services import api_token_create
+from discobot.text import display_name_clean
 
 
 class Command(BaseCommand):
@@ -29,5 +30,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No user with email {email} (use --create-user)")
             user = User.objects.create_user(email)
         expires_at = timezone.now() + timedelta(days=options["days"]) if options["days"] else None
-        _, raw_token = api_token_create(user=user, name=options["name"], expires_at=expires_at)
+        name = display_name_clean(options["name"])
+        if not 0 < len(name) <= 100:
+            raise CommandError("--name must be 1 to 100 visible characters")
+        _, raw_token = api_token_create(user=user, name=name, expires_at=expires_at)
         self.stdout.write(raw_token)

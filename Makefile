@@ -15,10 +15,11 @@ $(VENV)/.installed: requirements-dev.lock | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# The server and one job worker; stopping the server (Ctrl-C) stops the worker too.
+# The server and one job worker, restarted whenever it exits; stopping the server (Ctrl-C)
+# stops the worker too.
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py worker & worker=$$!; \
+	$(BIN)/python manage.py worker --supervise & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) discobot.asgi:application
 

@@ -12,11 +12,15 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from discobot.middleware import RequestBodyLimit  # noqa: E402
+from discobot.redaction import daphne_access_log_redact  # noqa: E402
 from discobot.routing import websocket_urlpatterns  # noqa: E402
+
+daphne_access_log_redact()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Inside CORS (a refused browser request can read why), before sessions and CSRF.
+    "discobot.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -141,6 +143,15 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------
+
+# PostgreSQL connections of a process come from one pool (psycopg_pool): a request or an event
+# stream's read borrows one and gives it back, so open streams cannot use up max_connections.
+# 0 turns the pool off (a connection per request, as Django does by default).
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=10)
+# How long a request waits for a free pooled connection (or for the database to come back).
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=10.0)
+# Longest wait between attempts to reach a database that stopped answering (worker, streams).
+DATABASE_RETRY_MAX_SECONDS = env.float("DATABASE_RETRY_MAX_SECONDS", default=10.0)
 
 
 def database_config() -> dict:
@@ -179,19 +190,46 @@ def database_config() -> dict:
             # A file, not Django's in-memory default: tests share it with threads and the
             # worker and server processes they start.
             config["TEST"] = {"NAME": str(database_file.with_name(f"test_{database_file.name}"))}
+    elif config["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_SIZE:
+        # Django requires CONN_MAX_AGE=0 with a pool: closing a connection returns it.
+        config["CONN_MAX_AGE"] = 0
+        # The pool then tests a connection before lending it, so after a database restart a
+        # request gets a new connection instead of a dead one.
+        config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": DATABASE_POOL_TIMEOUT,
+        }
     return config
 
 
 DATABASES = {"default": database_config()}
 
-# --- Cache (rate-limit counters): shared through Redis when several processes run -----------
+# --- Cache (rate-limit counters, event-stream slots): shared through Redis across processes -
+
+# Redis that stops answering fails a call after this long instead of holding up the request.
+REDIS_TIMEOUT_SECONDS = 2.0
 
 if REDIS_URL := env.str("REDIS_URL", default=""):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
+        }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Room for every open event stream's slot and every rate-limit counter before culling.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        }
+    }
 
 # --- Background jobs (django-tasks, database backend; `manage.py worker` runs them) -----------
 
@@ -201,6 +239,8 @@ JOB_RETRY_BACKOFF_SECONDS = env.float("JOB_RETRY_BACKOFF_SECONDS", default=5.0)
 # A running job renews its lease every third of this; a job whose lease ran out lost its worker.
 JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=30.0)
 WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
+# /readyz reports no worker when a job has waited this long and no job's lease is being renewed.
+WORKER_STALE_SECONDS = env.float("WORKER_STALE_SECONDS", default=60.0)
 
 # --- Events (GET /api/projects/{id}/events) ---------------------------------------------------
 
@@ -208,6 +248,8 @@ WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
 # without Redis; with Redis the channel layer wakes it at once.
 EVENTS_POLL_SECONDS = env.float("EVENTS_POLL_SECONDS", default=5.0 if REDIS_URL else 1.0)
 EVENTS_KEEPALIVE_SECONDS = env.float("EVENTS_KEEPALIVE_SECONDS", default=15.0)
+# Open streams one user may hold (across processes with Redis, per process otherwise); 0: no cap.
+EVENTS_MAX_STREAMS_PER_USER = env.int("EVENTS_MAX_STREAMS_PER_USER", default=20)
 
 # --- Channels ---------------------------------------------------------------------------------
 
@@ -215,7 +257,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS}]
+            },
         }
     }
 else:
@@ -246,6 +290,8 @@ CORS_PREFLIGHT_MAX_AGE = 300
 CSRF_TRUSTED_ORIGINS = CORS_ORIGINS
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Refusals of non-API views (the admin, allauth) are JSON like every other error.
+CSRF_FAILURE_VIEW = "discobot.views.csrf_failure"
 # --- Authentication ---------------------------------------------------------------------------
 
 # Login sessions: the cookie carries a random token; the database keeps only its SHA-256.
@@ -338,7 +384,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["discobot.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "discobot.api.exceptions.exception_handler",
     # `?format=` belongs to the contract (the diff's `format=files`), not to DRF's renderers.
@@ -352,6 +398,13 @@ SPECTACULAR_SETTINGS = {
         "With AUTH_ENABLED=false every request runs as the anonymous user in project `local`."
     ),
     "VERSION": "0.1.0",
+    # 3.1: schemas are JSON Schema (2020-12), which can state the rules of map keys
+    # (`propertyNames`: MCP env and header names).
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "discobot.api.schema.declare_server_wide_errors",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     # With AUTH_ENABLED=true the description, like every /api path, needs a login.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
@@ -379,8 +432,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Request paths in log lines lose the secrets they carry (invitation tokens, OAuth codes).
+    "filters": {"redact_secrets": {"()": "discobot.redaction.RedactSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's development server logs request lines on a handler of its own, unredacted.
+    "loggers": {"django.server": {"handlers": ["console"], "propagate": False}},
 }
 
 # --- LLM provider credentials (contract §2 Credentials); upstream URLs overridable for tests ---
@@ -415,8 +478,13 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 # --- Workspaces and sandboxes -----------------------------------------------------------------
 
-# When set, local workspaces must lie inside one of these folders.
+# Folders that local workspaces (and git sources on this disk) must lie inside. With auth on and
+# none set, local folders are off: any user could otherwise read any file the server can.
 WORKSPACE_ROOTS = [Path(root).expanduser() for root in env.list("WORKSPACE_ROOTS", default=[])]
+# URL schemes of remote git sources with auth on (scp-like `user@host:path` counts as ssh).
+GIT_URL_SCHEMES = [
+    scheme.lower() for scheme in env.list("GIT_URL_SCHEMES", default=["https", "ssh", "git"])
+]
 SANDBOX_PROVIDER = env.str("SANDBOX_PROVIDER", default="local")
 SANDBOX_PROVIDERS = ["local"]
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
@@ -430,3 +498,10 @@ GIT_MIRROR_FRESH_SECONDS = env.float("GIT_MIRROR_FRESH_SECONDS", default=300.0)
 FILE_MAX_BYTES = env.int("FILE_MAX_BYTES", default=10 * 1024 * 1024)
 GIT_AUTHOR_NAME = env.str("GIT_AUTHOR_NAME", default="Discobot")
 GIT_AUTHOR_EMAIL = env.str("GIT_AUTHOR_EMAIL", default="discobot@localhost")
+
+# --- Request limits ---------------------------------------------------------------------------
+
+# A file of FILE_MAX_BYTES travels base64-encoded (4/3 of its size) in a JSON body beside a few
+# other fields; a larger body is refused with 413 before it is read.
+REQUEST_BODY_OVERHEAD_BYTES = 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * ((FILE_MAX_BYTES + 2) // 3) + REQUEST_BODY_OVERHEAD_BYTES

@@ -26,11 +26,14 @@ api_patterns: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("readyz", views.readyz, name="readyz"),
     path("auth/codex/callback", codex_callback, name="codex-callback"),
     path("auth/", include(account_urls.auth_patterns)),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "discobot.views.bad_request"
+handler403 = "discobot.views.permission_denied"
 handler404 = "discobot.views.api_not_found"
 handler500 = "discobot.views.server_error"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 import psycopg
@@ -66,7 +71,9 @@ def server_database_url(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'server.db'}"
         return
     config = environ.Env.db_url_config(suite_url)
-    name = f"test_{config['NAME']}_server_{os.getpid()}"
+    # Unique per server: a test may run several at once (and a pooled server keeps its
+    # connections open, so a shared name could not be dropped and created again).
+    name = f"test_{config['NAME']}_server_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin_dsn = suite_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_dsn, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -83,22 +90,53 @@ class Server:
     base_url: str
     env: dict[str, str]  # for other processes (workers) of the same deployment
     log: Path
+    pid: int = 0  # daphne's
 
     def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
         return manage(*args, env=self.env)
 
+    def start_worker(self, *args: str, log: Path | None = None) -> subprocess.Popen:
+        """A `manage.py worker` process of this deployment; stop it with `stop_process`."""
+        output = log.open("a") if log is not None else subprocess.DEVNULL
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "worker", *args],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
 
 @contextmanager
-def running_server(tmp_path: Path, **settings: str) -> Iterator[Server]:
-    """Migrates a new database and serves it with daphne."""
-    with server_database_url(tmp_path) as database_url:
+def running_server(
+    tmp_path: Path, *, database_url: str | None = None, **settings: str
+) -> Iterator[Server]:
+    """Migrates a new database (or `database_url`) and serves it with daphne."""
+    with contextlib.ExitStack() as stack:
+        if database_url is None:
+            database_url = stack.enter_context(server_database_url(tmp_path))
         env = clean_environment(DATA_DIR=str(tmp_path / "data"), DATABASE_URL=database_url)
         env.update(settings)
         migrated = manage("migrate", "--noinput", env=env)
         assert migrated.returncode == 0, migrated.stderr
-        port = free_port()
         log_path = tmp_path / "server.log"
-        log = log_path.open("w")
+        yield stack.enter_context(serving(env, log_path))
+
+
+@contextmanager
+def serving(env: dict[str, str], log_path: Path) -> Iterator[Server]:
+    """One daphne process with `env` (also another process of a deployment already migrated)."""
+    port = free_port()
+    with log_path.open("a") as log:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -118,11 +156,156 @@ def running_server(tmp_path: Path, **settings: str) -> Iterator[Server]:
         base_url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(base_url, process)
-            yield Server(base_url=base_url, env=env, log=log_path)
+            yield Server(base_url=base_url, env=env, log=log_path, pid=process.pid)
         finally:
-            process.terminate()
-            process.wait(timeout=10)
-            log.close()
+            stop_process(process, timeout=10)
+
+
+class TcpProxy:
+    """Forwards TCP connections to 127.0.0.1:`target_port`, like the network to a database or
+    Redis. `cut()` drops every open connection and refuses new ones until `restore()`."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.up = True
+        self.lock = threading.Lock()
+        self.sockets: set[socket.socket] = set()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept_forever, daemon=True).start()
+
+    def cut(self) -> None:
+        with self.lock:
+            self.up = False
+            sockets, self.sockets = self.sockets, set()
+        for sock in sockets:
+            reset(sock)
+
+    def restore(self) -> None:
+        with self.lock:
+            self.up = True
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        self.cut()
+        try:
+            yield
+        finally:
+            self.restore()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+    def accept_forever(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
+
+    def serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        except OSError:
+            reset(client)
+            return
+        with self.lock:
+            if not self.up:
+                reset(client)
+                reset(upstream)
+                return
+            self.sockets.update((client, upstream))
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=forward, args=(source, sink), daemon=True).start()
+
+
+def reset(sock: socket.socket) -> None:
+    """Closes with a TCP reset, as a crashed server or a refused connection looks."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading it
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def forward(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass
+class FaultyDatabase:
+    """A server database that a test can take away and give back.
+
+    PostgreSQL is reached through a TcpProxy (`url`), so an outage cuts every connection and
+    refuses new ones, as a restart does; `direct_url` bypasses it. SQLite has no connection to
+    cut: its folder is moved away, so no process can open the file until it is back.
+    """
+
+    url: str
+    direct_url: str
+    proxy: TcpProxy | None
+    folder: Path | None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.proxy is not None
+
+    def cut(self) -> None:
+        if self.proxy is not None:
+            self.proxy.cut()
+        else:
+            assert self.folder is not None
+            self.folder.rename(self.folder.with_name(self.folder.name + "-away"))
+
+    def restore(self) -> None:
+        if self.proxy is not None:
+            self.proxy.restore()
+        else:
+            assert self.folder is not None
+            self.folder.with_name(self.folder.name + "-away").rename(self.folder)
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        self.cut()
+        try:
+            yield
+        finally:
+            self.restore()
+
+
+@contextmanager
+def faulty_database(tmp_path: Path) -> Iterator[FaultyDatabase]:
+    """A fresh database of the kind the suite runs on, which the test can take away."""
+    folder = tmp_path / "database"
+    folder.mkdir()
+    with server_database_url(folder) as direct_url:
+        if not direct_url.startswith("postgres"):
+            yield FaultyDatabase(url=direct_url, direct_url=direct_url, proxy=None, folder=folder)
+            return
+        parts = urlsplit(direct_url)
+        proxy = TcpProxy(parts.port or 5432)
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = (
+            f"{credentials}@127.0.0.1:{proxy.port}" if credentials else f"127.0.0.1:{proxy.port}"
+        )
+        proxied = parts._replace(netloc=netloc)
+        try:
+            yield FaultyDatabase(
+                url=urlunsplit(proxied), direct_url=direct_url, proxy=proxy, folder=None
+            )
+        finally:
+            proxy.close()
 
 
 def wait_until_healthy(base_url: str, process: subprocess.Popen, timeout: float = 30) -> None:

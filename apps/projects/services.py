@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import re
 import secrets
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -27,6 +31,8 @@ from discobot.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+
+logger = logging.getLogger(__name__)
 
 INVITATION_LIFETIME = timedelta(days=7)
 SLUG_BASE_MAX_LENGTH = 200
@@ -152,10 +158,62 @@ def project_event_record(*, project_id: str, type: str, data: dict) -> ProjectEv
     return event
 
 
+class DependencyOutage:
+    """Logs that a dependency stopped answering, and that it is back, once each per outage.
+
+    Every request, stream or loop that meets the outage reports it; the log gets two lines, not
+    one traceback per failed call.
+    """
+
+    def __init__(self, name: str, consequence: str) -> None:
+        self.name = name
+        self.consequence = consequence
+        self._lock = threading.Lock()
+        self._since: float | None = None
+
+    def failed(self, error: BaseException) -> None:
+        with self._lock:
+            if self._since is not None:
+                return
+            self._since = time.monotonic()
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        logger.warning("%s unavailable (%s); %s", self.name, reason, self.consequence)
+
+    def recovered(self) -> None:
+        with self._lock:
+            if self._since is None:
+                return
+            down = time.monotonic() - self._since
+            self._since = None
+        logger.warning("%s available again after %.1f s", self.name, down)
+
+
+CHANNEL_LAYER_OUTAGE = DependencyOutage(
+    "channel layer", "event streams poll the event table until it is back"
+)
+# A wake-up is a hint (streams also poll), so a layer that hangs must not hold up the write.
+WAKE_TIMEOUT_SECONDS = 2.0
+
+
 def project_events_wake(*, project_id: str, seq: int) -> None:
-    """Tells the project's open streams (in any process, with Redis) that `seq` is committed."""
+    """Tells the project's open streams (in any process, with Redis) that `seq` is committed.
+
+    It runs after the commit: failing here would turn a write that happened into an error (and
+    a client's retry into a duplicate), so a layer that is down is logged and otherwise ignored.
+    """
     layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(
-            project_events_group(project_id), {"type": "project.event", "seq": seq}
+    if layer is None:
+        return
+    message = {"type": "project.event", "seq": seq}
+
+    async def send() -> None:
+        await asyncio.wait_for(
+            layer.group_send(project_events_group(project_id), message), WAKE_TIMEOUT_SECONDS
         )
+
+    try:
+        async_to_sync(send)()
+    except Exception as error:  # whatever the layer's client raises (Redis down, timeout)
+        CHANNEL_LAYER_OUTAGE.failed(error)
+    else:
+        CHANNEL_LAYER_OUTAGE.recovered()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 import redis
 from rest_framework.test import APIClient
 
 from tests.servers import Server, running_server
-from tests.sse import EventStreamClient
+from tests.sse import EventStreamClient, ServerEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -129,9 +131,25 @@ def test_keep_alive_comments_flow_while_idle(server):
     assert "keep-alive" in stream.comments
 
 
-@pytest.mark.parametrize(
-    "query", ["after=nonsense", "since=yesterday", f"after={'0' * 8}-0000-0000-0000-000000000000"]
-)
+BAD_PARAMETERS = [
+    "after=nonsense",
+    "since=yesterday",
+    f"after={'0' * 8}-0000-0000-0000-000000000000",
+    # A Unicode digit: str.isdigit() is true for it, int() is not.
+    f"after={quote('²')}",
+    "after=-1",
+    "after=99999999999999999999",  # beyond a 64-bit seq
+    "since=99999999999999",  # unix seconds beyond the year 9999
+    "since=2024-13-45T00:00:00Z",  # well-formed, but no such day
+    f"since={quote('²')}",
+    "since=nan",
+    "since=inf",
+    "since=-1",
+    "since=1e400",
+]
+
+
+@pytest.mark.parametrize("query", BAD_PARAMETERS)
 def test_bad_parameters_get_an_error_event(server, query):
     stream = EventStreamClient(f"{server.base_url}{EVENTS}?{query}")
 
@@ -141,6 +159,51 @@ def test_bad_parameters_get_an_error_event(server, query):
     assert stream.status == 400
     assert event.type == "error"
     assert "error" in event.data
+
+
+@pytest.mark.parametrize("last_event_id", ["²", "nonsense", "99999999999999999999", "-5"])
+def test_a_bad_last_event_id_gets_an_error_event(server, last_event_id):
+    stream = EventStreamClient(server.base_url + EVENTS, headers={"Last-Event-ID": last_event_id})
+
+    event = stream.take()
+    stream.close()
+
+    assert stream.status == 400
+    assert event == ServerEvent(
+        type="error", data={"error": "after (or Last-Event-ID) must be an event id or seq"}
+    )
+
+
+@pytest.mark.parametrize("query", BAD_PARAMETERS[3:])
+def test_bad_parameters_asked_as_json_get_a_json_400(server, query):
+    request = urllib.request.Request(
+        f"{server.base_url}{EVENTS}?{query}", headers={"Accept": "application/json"}
+    )
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+
+    assert refused.value.code == 400
+    assert set(json.loads(refused.value.read())) == {"error"}
+
+
+def test_last_event_id_wins_over_the_after_of_the_url_it_reconnects_to(server, tmp_path):
+    stream = EventStreamClient(server.base_url + EVENTS)
+    stream.take()
+    post_json(server, "/api/projects/local/workspaces", {"path": str(tmp_path)})
+    first = stream.take()
+    stream.close()
+    run_worker(server)
+
+    # EventSource reconnects to its original URL, naming the last event it got in the header.
+    resumed = EventStreamClient(
+        f"{server.base_url}{EVENTS}?after=0", headers={"Last-Event-ID": str(first.id)}
+    )
+    resumed.take()
+    missed = resumed.collect(until=is_job_completed)
+    resumed.close()
+
+    assert [e.data["seq"] for e in missed] == [first.data["seq"] + 1, first.data["seq"] + 2]
 
 
 def test_with_redis_an_event_from_another_process_arrives_at_once(tmp_path):

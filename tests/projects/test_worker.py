@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +128,42 @@ def test_two_workers_never_run_the_same_job(server, tmp_path):
     facts = database_facts(server)
     assert facts["attempts"] == [1] * 8
     assert sorted(facts["ready_events"]) == sorted(workspace_ids)  # each ran exactly once
+
+
+def worker_pids(log: Path) -> list[int]:
+    return [int(pid) for pid in re.findall(r"worker started \(pid (\d+)\)", log.read_text())]
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_supervisor_restarts_a_worker_that_died_and_stops_it_when_stopped(server, tmp_path):
+    log = tmp_path / "supervisor.log"
+    log.touch()
+    supervisor = server.start_worker("--supervise", log=log)
+    try:
+        [first] = wait_for(lambda: worker_pids(log))
+        os.kill(first, signal.SIGKILL)
+        second = wait_for(lambda: worker_pids(log)[1:])[0]
+
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        workspace = api(server, "/api/projects/local/workspaces", {"path": str(folder)})
+        wait_for(
+            lambda: (
+                api(server, f"/api/projects/local/workspaces/{workspace['id']}")["status"]
+                == "ready"
+            )
+        )
+    finally:
+        supervisor.terminate()
+        supervisor.wait(timeout=30)
+
+    assert supervisor.returncode == 0
+    assert not is_running(second)
+    assert "exited with -9; restarting" in log.read_text()

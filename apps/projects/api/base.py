@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -29,6 +30,10 @@ class ProjectScopedView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authenticates, or raises 401
+        # A method the route does not have is a 405 whatever the project (nothing to reveal).
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method or "")
         user = cast(AuthenticatedRequest, request).user
         self.membership = membership_get(user=user, project_id=kwargs["project_id"])
         self.project = self.membership.project

@@ -423,6 +423,9 @@ SPECTACULAR_SETTINGS = {
         "SessionStatusEnum": "apps.workspaces.models.SessionStatus",
         "WorkspaceStatusEnum": "apps.workspaces.models.WorkspaceStatus",
         "CommitStatusEnum": "apps.workspaces.models.CommitStatus",
+        "StdioTypeEnum": ["stdio"],
+        "HttpTypeEnum": ["http"],
+        "EntryTypeEnum": ["file", "directory"],
     },
 }
 
@@ -442,8 +445,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Django's development server logs request lines on a handler of its own, unredacted.
-    "loggers": {"django.server": {"handlers": ["console"], "propagate": False}},
+    "loggers": {
+        # Django's development server logs request lines on a handler of its own, unredacted.
+        "django.server": {"handlers": ["console"], "propagate": False},
+        # The pool warns at every failed reconnect; discobot.outages logs an outage once.
+        "psycopg.pool": {"level": "ERROR"},
+    },
 }
 
 # --- LLM provider credentials (contract §2 Credentials); upstream URLs overridable for tests ---

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import DisallowedHost
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularSwaggerView
@@ -20,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.projects.jobs import worker_seen_recently
+from discobot import readiness
 
 # Tools the server shells out to; a missing one is a warning, as in the contract (§2 Health).
 REQUIRED_TOOLS = (
@@ -41,54 +35,14 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 when the database, Redis (when configured) and a job worker answer,
-    otherwise 503; each check says what it found."""
-    checks = {"database": database_check(), "worker": worker_check()}
-    if settings.REDIS_URL:
-        checks["redis"] = redis_check()
+    """Readiness: 200 when every dependency answers (the database, Redis when configured, and
+    what the apps registered, such as a job worker), otherwise 503; each check says what it
+    found."""
+    checks = readiness.checks_run()
     ready = all(check["status"] == "ok" for check in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "error", "checks": checks}, status=200 if ready else 503
     )
-
-
-CHECK_OK = {"status": "ok"}
-
-
-def database_check() -> dict[str, str]:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return {"status": "error", "error": "Database unavailable"}
-    return CHECK_OK
-
-
-def worker_check() -> dict[str, str]:
-    try:
-        seen = worker_seen_recently()
-    except DatabaseError:
-        return {"status": "error", "error": "Unknown while the database is unavailable"}
-    if not seen:
-        return {"status": "error", "error": "Jobs are waiting and no worker is taking them"}
-    return CHECK_OK
-
-
-def redis_check() -> dict[str, str]:
-    """The cache (rate limits, stream slots) and the channel layer (event wake-ups)."""
-
-    async def channel_layer_send() -> None:
-        layer = get_channel_layer()
-        await asyncio.wait_for(
-            layer.group_send("readyz", {"type": "readyz.probe"}), settings.REDIS_TIMEOUT_SECONDS
-        )
-
-    try:
-        cache.get("readyz")
-        async_to_sync(channel_layer_send)()
-    except Exception:  # whatever the Redis client raises: refused, timeout
-        return {"status": "error", "error": "Redis unavailable"}
-    return CHECK_OK
 
 
 STATUS_MESSAGE_FIELDS: dict[str, serializers.Field] = {

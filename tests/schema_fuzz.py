@@ -2,9 +2,10 @@
 
 The server gets a signed-in user with an API token and a project holding a ready workspace (a
 git repository inside WORKSPACE_ROOTS), a ready session, an agent and a credential, so that
-generated requests reach real handlers instead of stopping at a 404. Every check is on:
-server errors, status codes, content types and bodies that disagree with the schema, valid
-inputs refused and invalid ones accepted.
+generated requests reach real handlers instead of stopping at a 404; its LLM providers are a
+local stand-in that says yes (tests/schema/provider.py). Every check is on: server errors,
+status codes, content types and bodies that disagree with the schema, valid inputs refused and
+invalid ones accepted.
 
 Used by tests/schema/test_schemathesis.py (a bounded run in `make test`) and by
 bench/schema_fuzz.py (a long run that prints its counts).
@@ -13,6 +14,7 @@ bench/schema_fuzz.py (a long run that prints its counts).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,7 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.servers import Server, free_port, running_server
+from tests.schema.provider import agreeing_provider, provider_settings
+from tests.servers import BASE_DIR, Server, running_server
 
 SESSION_SECRET = "schema-fuzz-session-secret-0123456789abcdef"
 ENCRYPTION_KEY = "8f" * 32
@@ -41,6 +44,26 @@ SACRIFICED = {
 }
 # The event stream never ends: it has tests of its own (tests/projects/test_events_stream.py).
 EXCLUDED_PATHS = ("/api/projects/{project_id}/events",)
+# Schema-valid requests the server rightly refuses with 400 for a reason no schema can state
+# (the operations' descriptions say it): for these, a 400 to a valid request is expected.
+# Every other check stays on. The rules JSON Schema cannot state but a fuzzer can follow are
+# hooks instead (tests/schema/hooks.py).
+STATEFUL_REFUSALS = {
+    ("POST", "/api/projects/{project_id}/invitations/accept"): (
+        "contract §2: a missing or expired invitation is 400"
+    ),
+    ("POST", "/api/projects/{project_id}/invitations/{token}/accept"): (
+        "contract §2: a missing or expired invitation is 400"
+    ),
+    ("POST", "/api/projects/{project_id}/workspaces"): (
+        "a folder must exist on the server, be readable and lie inside WORKSPACE_ROOTS"
+    ),
+    ("PUT", "/api/projects/{project_id}/workspaces/{workspace_id}"): (
+        "a folder must exist on the server, be readable and lie inside WORKSPACE_ROOTS"
+    ),
+}
+POSITIVE_EXPECTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
+HOOKS = "tests.schema.hooks"
 
 
 @dataclass
@@ -162,28 +185,26 @@ def fuzzed_server(tmp_path: Path) -> Iterator[tuple[Server, Seed]]:
     """A real server with auth on, and what its fuzzed user owns."""
     roots = tmp_path / "roots"
     roots.mkdir()
-    closed = f"http://127.0.0.1:{free_port()}"  # upstreams that refuse at once
-    with running_server(
-        tmp_path,
-        AUTH_ENABLED="true",
-        SESSION_SECRET=SESSION_SECRET,
-        ENCRYPTION_KEY=ENCRYPTION_KEY,
-        WORKSPACE_ROOTS=str(roots),
-        AUTH_FAILURE_RATE="100000/m",
-        UPSTREAM_TIMEOUT_SECONDS="2",
-        ANTHROPIC_TOKEN_URL=f"{closed}/token",
-        ANTHROPIC_BASE_URL=closed,
-        OPENAI_BASE_URL=closed,
-        CODEX_TOKEN_URL=f"{closed}/token",
-        COPILOT_GITHUB_URL=closed,
-        GITHUB_ENTERPRISE_SCHEME="http",
-        LOG_LEVEL="ERROR",
-    ) as server:
+    with (
+        agreeing_provider() as provider,
+        running_server(
+            tmp_path,
+            AUTH_ENABLED="true",
+            SESSION_SECRET=SESSION_SECRET,
+            ENCRYPTION_KEY=ENCRYPTION_KEY,
+            WORKSPACE_ROOTS=str(roots),
+            AUTH_FAILURE_RATE="100000/m",
+            UPSTREAM_TIMEOUT_SECONDS="2",
+            LOG_LEVEL="ERROR",
+            **provider_settings(provider),
+        ) as server,
+    ):
         yield server, seed(server, roots)
 
 
 def config_file(path: Path, seed: Seed) -> Path:
-    """Real ids for path parameters; each destructive operation gets a spare resource."""
+    """Real ids for path parameters; each destructive operation gets a spare resource; the
+    operations of STATEFUL_REFUSALS expect a 400 to a valid request."""
     lines = ["[parameters]"]
     lines += [f'"path.{name}" = "{value}"' for name, value in seed.ids.items()]
     for (method, operation_path), name in SACRIFICED.items():
@@ -196,6 +217,16 @@ def config_file(path: Path, seed: Seed) -> Path:
         ]
         values = {**seed.ids, name: seed.spare[name]}
         lines += [f'"path.{key}" = "{value}"' for key, value in values.items()]
+    for (method, operation_path), reason in STATEFUL_REFUSALS.items():
+        lines += [
+            "",
+            f"# {reason}",
+            "[[operations]]",
+            f'include-method = "{method}"',
+            f'include-path = "{operation_path}"',
+            "[operations.checks.positive_data_acceptance]",
+            f"expected-statuses = {json.dumps([*POSITIVE_EXPECTED, '400'])}",
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -243,8 +274,15 @@ def run_schemathesis(
         str(report),
         *[arg for path in EXCLUDED_PATHS for arg in ("--exclude-path", path)],
     ]
+    environment = {**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "PYTHONPATH": str(BASE_DIR)}
     finished = subprocess.run(
-        command, capture_output=True, text=True, cwd=workdir, timeout=3600, check=False
+        command,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=environment,
+        timeout=3600,
+        check=False,
     )
     output = finished.stdout + finished.stderr
     data = json.loads(report.read_text()) if report.exists() else {}
@@ -252,15 +290,34 @@ def run_schemathesis(
 
 
 def counts(result: FuzzResult) -> dict[str, int]:
-    """Cases generated and failures by kind, from the CLI's summary."""
-    found: dict[str, int] = {}
-    for label, pattern in (
-        ("cases", r"(\d+) generated"),
-        ("passed", r"(\d+) passed"),
-        ("failed", r"(\d+) failed"),
-        ("server errors", r"Server error[^\n]*?(\d+)"),
-    ):
-        match = re.search(pattern, result.output)
-        if match:
-            found[label] = int(match.group(1))
+    """Cases generated, passed and failed, and the failures by kind (from the JSON report)."""
+    cases = result.report.get("test_cases", {})
+    found = {
+        "generated": cases.get("generated", 0),
+        "passed": cases.get("generated", 0)
+        - cases.get("with_failures", 0)
+        - cases.get("without_checks", 0)
+        - cases.get("errored", 0),
+        "failed": cases.get("with_failures", 0),
+        "skipped (no check applied)": cases.get("without_checks", 0),
+        "errored": cases.get("errored", 0),
+    }
+    for failure in result.report.get("failures", []):
+        found[f"{failure['code']} {failure['title']}"] = failure["count"]
     return found
+
+
+def failed_operations(result: FuzzResult) -> dict[str, list[str]]:
+    """For each kind of failure, the operations where it was found."""
+    return {
+        f"{failure['code']} {failure['title']}": failure["operations"]
+        for failure in result.report.get("failures", [])
+    }
+
+
+def failure_details(result: FuzzResult) -> str:
+    """The CLI's FAILURES section: each failure with its response and a curl to reproduce it."""
+    match = re.search(
+        r"^=+ FAILURES =+$(.*?)^=+ (?:WARNINGS|SUMMARY) =+$", result.output, re.M | re.S
+    )
+    return match[1].strip() if match else ""

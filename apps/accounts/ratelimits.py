@@ -12,43 +12,17 @@ requests do not each wait for it.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
+from discobot.outages import CacheBreaker
+
 logger = logging.getLogger(__name__)
 
 AUTH_FAILURES = "auth-failures"
-# After the cache failed, the limits stay off this long before the cache is tried again.
-CACHE_RETRY_SECONDS = 10.0
-
-
-class CacheBreaker:
-    """Skips the cache for CACHE_RETRY_SECONDS after it failed; logs once per such pause."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self._lock = threading.Lock()
-        self._closed_until = 0.0
-
-    def available(self) -> bool:
-        return time.monotonic() >= self._closed_until
-
-    def failed(self, error: Exception) -> None:
-        with self._lock:
-            if not self.available():
-                return
-            self._closed_until = time.monotonic() + CACHE_RETRY_SECONDS
-        logger.warning(
-            "%s is off for %.0f s: the cache is unavailable (%s)",
-            self.what,
-            CACHE_RETRY_SECONDS,
-            error,
-        )
 
 
 CACHE_BREAKER = CacheBreaker("the limit on failed authentication attempts")

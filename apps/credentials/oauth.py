@@ -19,16 +19,19 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
+from discobot.api.fields import HOST, PORT, whole
 from discobot.errors import ApplicationError
 
 ANTHROPIC_SCOPE = "org:create_api_key user:profile user:inference"
 CODEX_SCOPE = "openid profile email offline_access"
 COPILOT_SCOPE = "read:user"
-# A DNS name (at most 253 characters, labels of 1-63 letters, digits and inner dashes) with an
-# optional port: anything else makes the HTTP client fail before it sends a request.
-HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-PORT = r"(?::([0-9]{1,5}))?"
-DOMAIN = re.compile(rf"(?=[^:]{{1,253}}(?::|$)){HOST_LABEL}(?:\.{HOST_LABEL})*{PORT}")
+# A GitHub Enterprise host: a DNS name with an optional port (anything else makes the HTTP
+# client fail before it sends a request), given alone or as an http(s) address. The patterns
+# are published as the schema's rules of `domain` and `enterpriseUrl`.
+DOMAIN_PATTERN = f"^{HOST}(?::{PORT})?$"
+ENTERPRISE_URL_PATTERN = f"^(?:[Hh][Tt][Tt][Pp][Ss]?://)?({HOST}(?::{PORT})?)(?:[/?#][!-~]*)?$"
+DOMAIN = re.compile(whole(DOMAIN_PATTERN))
+ENTERPRISE_URL = re.compile(whole(ENTERPRISE_URL_PATTERN))
 
 
 class UpstreamError(Exception):
@@ -235,20 +238,16 @@ class DevicePollError(Exception):
 
 
 def domain_valid(domain: str) -> bool:
-    match = DOMAIN.fullmatch(domain)
-    return match is not None and int(match.group(1) or 1) in range(1, 65536)
+    return DOMAIN.search(domain) is not None
 
 
 def copilot_domain(*, deployment_type: str, enterprise_url: str) -> str:
     if deployment_type != "enterprise":
         return "github.com"
-    try:
-        host = urlsplit(enterprise_url if "://" in enterprise_url else f"//{enterprise_url}").netloc
-    except ValueError:  # an unclosed `[` of an IPv6 literal
-        host = ""
-    if not domain_valid(host):
+    match = ENTERPRISE_URL.search(enterprise_url)
+    if match is None:
         raise ApplicationError("enterpriseUrl must be a GitHub Enterprise host name or URL")
-    return host
+    return match[1]
 
 
 def copilot_base_url(domain: str) -> str:

@@ -105,7 +105,8 @@ def credential_refresh(*, credential: Credential) -> Credential:
     """Trades the refresh token for a new access token; on refusal the credential is kept but
     marked as needing a new authorization."""
     if credential.auth_type != AuthType.OAUTH:
-        raise ApplicationError("Only OAuth credentials can be refreshed")
+        # The credential's state, not the request, is wrong: the same call may work later.
+        raise ConflictError("Only OAuth credentials can be refreshed")
     secret = credential_secret(credential)
     if not secret.get("refresh_token"):
         raise ConflictError("This credential has no refresh token; authorize again")
@@ -243,9 +244,22 @@ def copilot_authorization_poll(*, project: Project, device_code: str, domain: st
     return oauth_credential_store(project=project, provider="github-copilot", tokens=tokens)
 
 
+# The providers whose models `credential_test` can list.
+TESTABLE_PROVIDERS = ("anthropic", "openai", "codex")
+
+
+def header_value_valid(value: str) -> bool:
+    """Whether `value` can be sent in an HTTP header: printable ASCII (and spaces inside)."""
+    return value.isascii() and value.isprintable()
+
+
 def credential_test(*, credential: Credential) -> tuple[bool, str]:
     """The cheapest authenticated call to the provider: listing its models."""
     token = credential_access_token(credential=credential)
+    if credential.provider in TESTABLE_PROVIDERS and not header_value_valid(token):
+        # Keys are stored as given (some providers take JSON documents); one that an HTTP
+        # header cannot carry is no key of these providers.
+        return False, "The key holds characters an HTTP header cannot carry"
     if credential.provider == "anthropic":
         headers = {"anthropic-version": "2023-06-01"}
         if credential.auth_type == AuthType.OAUTH:

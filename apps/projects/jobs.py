@@ -33,7 +33,9 @@ from django_tasks import task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from apps.projects.models import Job, JobStatus, JobType
-from apps.projects.services import DependencyOutage, project_event_record
+from apps.projects.services import project_event_record
+from discobot.outages import DependencyOutage
+from discobot.readiness import readiness_check
 
 logger = logging.getLogger(__name__)
 
@@ -140,12 +142,6 @@ def job_enqueue(*, project_id: str, type: JobType, resource_type: str, resource_
         )
         run_job.enqueue(job_id=str(job.id))
     return job
-
-
-def job_pending_exists(*, type: JobType, resource_id: str) -> bool:
-    return Job.objects.filter(
-        type=type, resource_id=resource_id, status__in=(JobStatus.PENDING, JobStatus.RUNNING)
-    ).exists()
 
 
 @task()
@@ -331,3 +327,10 @@ def worker_seen_recently() -> bool:
         .filter(Q(run_after=get_date_max()) | Q(run_after__lt=waiting_since))
         .exists()
     )
+
+
+@readiness_check("worker")
+def worker_readiness() -> dict[str, str]:
+    if not worker_seen_recently():
+        return {"status": "error", "error": "Jobs are waiting and no worker is taking them"}
+    return {"status": "ok"}

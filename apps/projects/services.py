@@ -5,8 +5,6 @@ import hashlib
 import logging
 import re
 import secrets
-import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -31,6 +29,7 @@ from discobot.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from discobot.outages import DependencyOutage
 
 logger = logging.getLogger(__name__)
 
@@ -156,36 +155,6 @@ def project_event_record(*, project_id: str, type: str, data: dict) -> ProjectEv
     event = ProjectEvent.objects.create(project_id=project_id, seq=seq, type=type, data=data)
     transaction.on_commit(lambda: project_events_wake(project_id=project_id, seq=seq))
     return event
-
-
-class DependencyOutage:
-    """Logs that a dependency stopped answering, and that it is back, once each per outage.
-
-    Every request, stream or loop that meets the outage reports it; the log gets two lines, not
-    one traceback per failed call.
-    """
-
-    def __init__(self, name: str, consequence: str) -> None:
-        self.name = name
-        self.consequence = consequence
-        self._lock = threading.Lock()
-        self._since: float | None = None
-
-    def failed(self, error: BaseException) -> None:
-        with self._lock:
-            if self._since is not None:
-                return
-            self._since = time.monotonic()
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        logger.warning("%s unavailable (%s); %s", self.name, reason, self.consequence)
-
-    def recovered(self) -> None:
-        with self._lock:
-            if self._since is None:
-                return
-            down = time.monotonic() - self._since
-            self._since = None
-        logger.warning("%s available again after %.1f s", self.name, down)
 
 
 CHANNEL_LAYER_OUTAGE = DependencyOutage(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -13,6 +14,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from discobot.api.parsers import INVALID_BODY
 from discobot.errors import ApplicationError
+
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 # Codes whose messages StrictSerializer already words as a sentence naming the field.
 SELF_DESCRIBING_CODES = {"required", "null", "blank", "unknown_field"}
@@ -40,6 +43,13 @@ def first_error_message(detail: Any, path: str = "") -> str:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response({"error": exc.message, **exc.extra}, status=exc.status_code)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (a restart, too many clients): the client may try again soon.
+        return Response(
+            {"error": "Database unavailable"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

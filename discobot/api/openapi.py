@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 from typing import Any
@@ -24,6 +25,13 @@ class StrictSerializerExtension(OpenApiSerializerExtension):
         return schema
 
 
+def string_schema(*variants: dict[str, Any]) -> dict[str, Any]:
+    """A string field's whole rule. Under `anyOf` rather than at the top: drf-spectacular adds
+    a field's validators (`maxLength`, `pattern`) and an `oneOf` for blank values to an
+    extension's schema typed `string`, which would contradict a rule stated in full."""
+    return {"anyOf": [{"type": "string", **variant} for variant in variants]}
+
+
 class TextFieldExtension(OpenApiSerializerFieldExtension):
     """A TextField publishes the rule it (or the service behind it) checks."""
 
@@ -31,12 +39,13 @@ class TextFieldExtension(OpenApiSerializerFieldExtension):
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
-        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
-        # drf-spectacular states an optional blank apart: `oneOf: [{pattern}, {maxLength: 0}]`.
-        for variant in [schema, *schema.get("oneOf", [])]:
-            if "pattern" in variant:
-                variant["pattern"] = self.target.stated_pattern
-        return schema
+        field = self.target
+        rule: dict[str, Any] = {"pattern": field.stated_pattern}
+        if field.max_length is not None:
+            rule["maxLength"] = field.max_length
+        if not field.allow_blank or re.search(field.stated_pattern, ""):
+            return string_schema(rule)
+        return string_schema(rule, {"maxLength": 0})
 
 
 class StringMapFieldExtension(OpenApiSerializerFieldExtension):
@@ -61,27 +70,17 @@ class DisplayNameFieldExtension(OpenApiSerializerFieldExtension):
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
-        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
-        if direction != "request":
-            return schema
-        for variant in [schema, *schema.pop("oneOf", [])]:
-            for key in ("maxLength", "minLength", "pattern"):
-                variant.pop(key, None)
-        pattern = display_name_pattern(
-            max_length=self.target.max_length, allow_blank=self.target.allow_blank
-        )
-        if pattern:
-            schema["pattern"] = pattern
-        schema["description"] = " ".join(
-            filter(None, [schema.get("description"), display_name_rule(self.target)])
-        )
+        field = self.target
+        pattern = display_name_pattern(max_length=field.max_length, allow_blank=field.allow_blank)
+        schema = string_schema({"pattern": pattern} if pattern else {})
+        schema["description"] = " ".join(filter(None, [field.help_text, display_name_rule(field)]))
         return schema
 
 
 def display_name_rule(field: Any) -> str:
     return (
         "Control and format characters are dropped, line breaks become spaces and "
-            "surrounding whitespace is trimmed before the name is checked"
+        "surrounding whitespace is trimmed before the name is checked"
         + ("" if field.allow_blank else ": something visible must remain")
         + (f", at most {field.max_length} characters" if field.max_length else "")
         + "."

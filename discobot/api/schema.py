@@ -11,7 +11,7 @@ from discobot.api.serializers import ErrorSerializer
 ERROR_DESCRIPTIONS = {
     400: "Invalid request",
     401: "Not authenticated",
-    403: "The caller's role does not allow this (or a browser session's request lacks its CSRF token)",
+    403: "The caller's role does not allow this, or a browser's request lacks its CSRF token",
     404: "Not found, or the caller is not a member of the project",
     409: "Conflicts with the current state",
     413: "The request body is larger than the server takes",

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import ratelimits
 from apps.accounts.services import api_token_create
+from discobot.outages import CacheBreaker
 from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +92,7 @@ def unreachable_cache(settings, monkeypatch):
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         }
     }
-    monkeypatch.setattr(ratelimits, "CACHE_BREAKER", ratelimits.CacheBreaker("the limit"))
+    monkeypatch.setattr(ratelimits, "CACHE_BREAKER", CacheBreaker("the limit"))
     yield
     settings.CACHES = reachable  # before fresh_rate_limits clears the cache
 

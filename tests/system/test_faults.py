@@ -248,6 +248,8 @@ def test_health_stays_ok_while_readyz_reports_the_database(server, database):
     with database.outage():
         status, body = request(server, "/readyz")
         assert request(server, "/health") == (200, {"status": "ok"})
+        # An API call meanwhile says why it failed, and that trying again later may work.
+        assert request(server, "/api/projects") == (503, {"error": "Database unavailable"})
 
     assert status == 503
     assert body["status"] == "error"

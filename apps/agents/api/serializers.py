@@ -1,85 +1,60 @@
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from django.core.validators import URLValidator
-from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
 from apps.agents.models import Agent, AgentMCPServer, AgentType, MCPServerType
 from apps.agents.selectors import mcp_server_public_config
+from discobot.api.fields import (
+    HTTP_URL,
+    NO_NUL,
+    NOT_BLANK,
+    JsonBooleanField,
+    StringMapField,
+    TextField,
+)
 from discobot.api.serializers import DisplayNameField, StrictSerializer
 
 # What a process environment can hold: no `=` in a name, no NUL anywhere.
-ENV_NAME = re.compile(r"[^=\x00]+")
-ENV_VALUE = re.compile(r"[^\x00]*")
+ENV_NAME = "^[^=\\u0000]+$"
+ENV_VALUE = NO_NUL
 # HTTP field names are tokens (RFC 9110 §5.1); values hold no control character but tab, so
 # a value cannot end the header and start another.
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-HEADER_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
+HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+HEADER_VALUE = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"
 
 
-def string_map(value: Any, field: str, names: re.Pattern, values: re.Pattern) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise serializers.ValidationError(f"{field} must map names to strings")
-    for name, text in value.items():
-        if not names.fullmatch(name):
-            raise serializers.ValidationError(f"{name!r} is not a valid name")
-        if not values.fullmatch(text):
-            raise serializers.ValidationError(f"the value of {name!r} holds a control character")
-    return value
-
-
+@extend_schema_serializer(component_name="StdioConfig")
 class StdioConfigSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=[MCPServerType.STDIO])
-    command = serializers.CharField(max_length=1000)
-    args = serializers.ListField(child=serializers.CharField(max_length=4000), required=False)
-    env = serializers.JSONField(required=False)
-
-    def validate_env(self, value: Any) -> dict[str, str]:
-        return string_map(value, "env", ENV_NAME, ENV_VALUE)
+    command = TextField(max_length=1000, pattern=NOT_BLANK)
+    # An argument may be empty (`--flag ""`); a process's arguments cannot hold NUL.
+    args = serializers.ListField(child=TextField(max_length=4000, allow_blank=True), required=False)
+    env = StringMapField(names=ENV_NAME, values=ENV_VALUE, what="env", required=False)
 
 
+@extend_schema_serializer(component_name="HttpConfig")
 class HttpConfigSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=[MCPServerType.HTTP])
-    url = serializers.URLField(
-        max_length=2000, validators=[URLValidator(schemes=["http", "https"])]
-    )
-    headers = serializers.JSONField(required=False)
+    url = TextField(max_length=2000, pattern=HTTP_URL, message="Enter an http or https URL.")
+    headers = StringMapField(names=HEADER_NAME, values=HEADER_VALUE, what="headers", required=False)
 
-    def validate_headers(self, value: Any) -> dict[str, str]:
-        return string_map(value, "headers", HEADER_NAME, HEADER_VALUE)
+
+CONFIG_SERIALIZERS = {"stdio": StdioConfigSerializer, "http": HttpConfigSerializer}
 
 
 @extend_schema_field(
-    {
-        "oneOf": [
-            {
-                "type": "object",
-                "properties": {
-                    "type": {"enum": ["stdio"]},
-                    "command": {"type": "string"},
-                    "args": {"type": "array", "items": {"type": "string"}},
-                    "env": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-                "required": ["type", "command"],
-            },
-            {
-                "type": "object",
-                "properties": {
-                    "type": {"enum": ["http"]},
-                    "url": {"type": "string", "format": "uri"},
-                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-                "required": ["type", "url"],
-            },
-        ]
-    }
+    PolymorphicProxySerializer(
+        component_name="MCPServerConfig",
+        serializers=list(CONFIG_SERIALIZERS.values()),
+        resource_type_field_name="type",
+    )
 )
 class MCPConfigField(serializers.JSONField):
     """`{type:"stdio", command, args?, env?}` or `{type:"http", url, headers?}`."""
@@ -87,8 +62,7 @@ class MCPConfigField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise serializers.ValidationError("config must be an object")
-        by_type = {"stdio": StdioConfigSerializer, "http": HttpConfigSerializer}
-        serializer_class = by_type.get(str(data.get("type")))
+        serializer_class = CONFIG_SERIALIZERS.get(str(data.get("type")))
         if serializer_class is None:
             raise serializers.ValidationError('config.type must be "stdio" or "http"')
         config = serializer_class(data=data)
@@ -96,11 +70,15 @@ class MCPConfigField(serializers.JSONField):
         return dict(config.validated_data)
 
 
+@extend_schema_serializer(component_name="MCPServerInput")
 class MCPServerInputSerializer(StrictSerializer):
-    id = serializers.CharField(required=False, allow_blank=True)  # ignored: servers are replaced
-    name = DisplayNameField(max_length=200)
+    # Ignored: an agent's servers are replaced as a set.
+    id = TextField(required=False, allow_blank=True)
+    name = DisplayNameField(
+        max_length=200, help_text="Unique within the agent (after the cleaning below)"
+    )
     config = MCPConfigField()
-    enabled = serializers.BooleanField(default=True)
+    enabled = JsonBooleanField(default=True)
 
 
 def mcp_servers_field(**kwargs: Any) -> serializers.ListSerializer:
@@ -112,9 +90,9 @@ def mcp_servers_field(**kwargs: Any) -> serializers.ListSerializer:
 @extend_schema_serializer(component_name="AgentCreate")
 class AgentCreateSerializer(StrictSerializer):
     name = DisplayNameField(max_length=200)
-    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    description = TextField(max_length=2000, required=False, allow_blank=True)
     agentType = serializers.ChoiceField(source="agent_type", choices=AgentType.choices)
-    systemPrompt = serializers.CharField(
+    systemPrompt = TextField(
         source="system_prompt", max_length=100_000, required=False, allow_blank=True
     )
     mcpServers = mcp_servers_field(required=False)
@@ -123,13 +101,11 @@ class AgentCreateSerializer(StrictSerializer):
 @extend_schema_serializer(component_name="AgentUpdate")
 class AgentUpdateSerializer(StrictSerializer):
     name = DisplayNameField(max_length=200, required=False)
-    description = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, allow_null=True
-    )
+    description = TextField(max_length=2000, required=False, allow_blank=True, allow_null=True)
     agentType = serializers.ChoiceField(
         source="agent_type", choices=AgentType.choices, required=False
     )
-    systemPrompt = serializers.CharField(
+    systemPrompt = TextField(
         source="system_prompt",
         max_length=100_000,
         required=False,

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.credentials.models import AuthType, Credential
+from apps.credentials.oauth import DOMAIN_PATTERN
+from discobot.api.fields import HTTP_URL, NOT_BLANK, TextField
 from discobot.api.serializers import DisplayNameField, StrictSerializer
 
 
@@ -36,60 +37,78 @@ class CredentialInfoSerializer(serializers.ModelSerializer):
         )
 
 
-class CredentialCreateSerializer(StrictSerializer):
-    provider = serializers.CharField(max_length=50)
-    name = DisplayNameField(max_length=200, required=False, allow_blank=True)
-    authType = serializers.ChoiceField(
-        source="auth_type", choices=AuthType.choices, default=AuthType.API_KEY
-    )
-    apiKey = serializers.CharField(source="api_key", max_length=10_000, trim_whitespace=True)
-
-    def validate_authType(self, value: str) -> str:
-        if value == AuthType.OAUTH:
-            raise serializers.ValidationError("OAuth credentials come from the OAuth flows")
-        return value
+class ProviderField(TextField):
+    """A provider name the server knows (`providers.provider_known`: the contract's and
+    litellm's), checked by the service with the contract's wording; its schema lists them
+    (apps.credentials.api.schema)."""
 
 
-class RedirectUriField(serializers.CharField):
-    """An http(s) URL with a host; unlike URLField it accepts single-label hosts (localhost
-    aliases, container names), which OAuth redirect URIs often use."""
+class ApiKeyTypeField(serializers.ChoiceField):
+    """Only `api_key`: OAuth credentials come from their flows."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[AuthType.API_KEY], default=AuthType.API_KEY, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        try:
-            parts = urlsplit(value)
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:  # an unclosed `[` of an IPv6 literal
-            valid = False
-        if not valid:
-            raise serializers.ValidationError("Enter an http or https URL.")
-        return value
+        if data == AuthType.OAUTH:
+            raise serializers.ValidationError("OAuth credentials come from the OAuth flows")
+        return super().to_internal_value(data)
 
 
+@extend_schema_serializer(component_name="CredentialCreate")
+class CredentialCreateSerializer(StrictSerializer):
+    provider = ProviderField(max_length=50)
+    name = DisplayNameField(max_length=200, required=False, allow_blank=True)
+    authType = ApiKeyTypeField(source="auth_type")
+    # Stored without its surrounding whitespace; a blank key is the service's "Api key is
+    # required".
+    apiKey = TextField(source="api_key", max_length=10_000, stated_pattern=NOT_BLANK)
+
+
+def redirect_uri_field() -> TextField:
+    # Unlike URLField, single-label hosts (localhost aliases, container names) are fine: OAuth
+    # redirect URIs often use them.
+    return TextField(
+        source="redirect_uri",
+        required=False,
+        max_length=2000,
+        pattern=HTTP_URL,
+        message="Enter an http or https URL.",
+    )
+
+
+@extend_schema_serializer(component_name="AnthropicExchange")
 class AnthropicExchangeSerializer(StrictSerializer):
-    code = serializers.CharField(max_length=4000)
-    verifier = serializers.CharField(max_length=200)
+    code = TextField(max_length=4000, help_text="The page's `code#state`")
+    verifier = TextField(max_length=200)
 
 
+@extend_schema_serializer(component_name="CodexAuthorize")
 class CodexAuthorizeSerializer(StrictSerializer):
-    redirectUri = RedirectUriField(source="redirect_uri", required=False, max_length=2000)
+    redirectUri = redirect_uri_field()
 
 
+@extend_schema_serializer(component_name="CodexExchange")
 class CodexExchangeSerializer(StrictSerializer):
-    code = serializers.CharField(max_length=4000)
-    verifier = serializers.CharField(max_length=200)
-    redirectUri = RedirectUriField(source="redirect_uri", required=False, max_length=2000)
+    code = TextField(max_length=4000)
+    verifier = TextField(max_length=200)
+    redirectUri = redirect_uri_field()
 
 
+@extend_schema_serializer(component_name="CopilotDeviceCode")
 class CopilotDeviceCodeSerializer(StrictSerializer):
     deploymentType = serializers.ChoiceField(
         source="deployment_type", choices=["github.com", "enterprise"], default="github.com"
     )
-    enterpriseUrl = serializers.CharField(
+    # Checked by `oauth.copilot_domain` when the deployment is `enterprise` (the schema states
+    # the dependency: apps.credentials.api.schema).
+    enterpriseUrl = TextField(
         source="enterprise_url", max_length=500, required=False, allow_blank=True
     )
 
 
+@extend_schema_serializer(component_name="CopilotPoll")
 class CopilotPollSerializer(StrictSerializer):
-    deviceCode = serializers.CharField(source="device_code", max_length=500)
-    domain = serializers.CharField(max_length=300, default="github.com")
+    deviceCode = TextField(source="device_code", max_length=500)
+    # Checked by `oauth.copilot_base_url`, with the contract's wording.
+    domain = TextField(max_length=300, default="github.com", stated_pattern=DOMAIN_PATTERN)

@@ -3,12 +3,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.credentials import oauth, services
+from apps.credentials.api import schema  # noqa: F401 (registers the schema extensions)
 from apps.credentials.api.serializers import (
     AnthropicExchangeSerializer,
     CodexAuthorizeSerializer,
@@ -26,6 +32,7 @@ from discobot.decorators import require_methods
 from discobot.errors import ApplicationError, NotFoundError
 
 ERRORS = error_responses(400, 401, 404)
+DECRYPTION_ERRORS = error_responses(503)
 AUTHORIZE_ANSWER = inline_serializer(
     "OAuthAuthorize",
     {
@@ -46,6 +53,25 @@ EXCHANGE_ANSWER = inline_serializer(
         "error": serializers.CharField(required=False),
     },
 )
+
+
+DEVICE_POLL_WAITING = inline_serializer(
+    "DevicePollWaiting",
+    {
+        # Absent when the refusal is not the device flow's (a missing CSRF token, a rate limit).
+        "status": serializers.ChoiceField(
+            choices=["pending", "slow_down", "error"], required=False
+        ),
+        "error": serializers.CharField(),
+    },
+)
+# Contract §2 Credentials: the device flow's states are status codes.
+DEVICE_POLL_OUTCOMES = {
+    oauth.DevicePoll.PENDING: "The user has not approved yet: poll again",
+    oauth.DevicePoll.SLOW_DOWN: "Polled too often: wait longer (`status: slow_down`)",
+    oauth.DevicePoll.EXPIRED: "The device code expired: start again (`status: error`)",
+    oauth.DevicePoll.DENIED: "The user refused (`status: error`)",
+}
 
 
 def exchange_success(credential: Credential, tokens: oauth.Tokens) -> Response:
@@ -123,7 +149,16 @@ class CredentialRefreshView(CredentialScopedView):
     @extend_schema(
         summary="Refresh an OAuth credential now",
         request=None,
-        responses={200: CredentialInfoSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={
+            200: CredentialInfoSerializer,
+            **ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Not an OAuth credential, or the provider refused the refresh "
+                "(the credential then needs a new authorization)",
+            ),
+            **DECRYPTION_ERRORS,
+        },
     )
     def post(self, request: Request, project_id: str, provider: str) -> Response:
         credential = services.credential_refresh(credential=self.credential(provider))
@@ -134,12 +169,22 @@ class CredentialTestView(CredentialScopedView):
     @extend_schema(
         summary="Check the credential with the provider's cheapest call",
         request=None,
+        parameters=[
+            OpenApiParameter(
+                "provider",
+                str,
+                OpenApiParameter.PATH,
+                enum=sorted(services.TESTABLE_PROVIDERS),
+                description="Providers whose credentials can be tested",
+            )
+        ],
         responses={
             200: inline_serializer(
                 "CredentialTest",
                 {"ok": serializers.BooleanField(), "error": serializers.CharField(required=False)},
             ),
             **ERRORS,
+            **DECRYPTION_ERRORS,
         },
     )
     def post(self, request: Request, project_id: str, provider: str) -> Response:
@@ -253,13 +298,20 @@ class CopilotPollView(ProjectScopedView):
         responses={
             200: inline_serializer(
                 "DevicePollDone",
-                {"status": serializers.CharField(), "credential": CredentialInfoSerializer()},
-            ),
-            202: inline_serializer(
-                "DevicePollWaiting",
-                {"status": serializers.CharField(), "error": serializers.CharField()},
+                {
+                    "status": serializers.ChoiceField(choices=["success"]),
+                    "credential": CredentialInfoSerializer(),
+                },
             ),
             **ERRORS,
+            # The refusals are errors too (`{error}`, with the flow's `status` besides).
+            **{
+                outcome.value: OpenApiResponse(
+                    DEVICE_POLL_WAITING if outcome.value < 400 else ErrorSerializer,
+                    description=description,
+                )
+                for outcome, description in DEVICE_POLL_OUTCOMES.items()
+            },
         },
     )
     def post(self, request: Request, project_id: str) -> Response:

@@ -38,7 +38,6 @@ from rest_framework.exceptions import Throttled
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
-from apps.accounts.ratelimits import CacheBreaker
 from apps.projects.api.base import ProjectScopedView
 from apps.projects.jobs import DATABASE_OUTAGE, DATABASE_UNAVAILABLE, Backoff
 from apps.projects.models import Project, ProjectEvent
@@ -46,6 +45,7 @@ from apps.projects.services import CHANNEL_LAYER_OUTAGE, project_events_group
 from discobot.api.schema import error_responses
 from discobot.api.serializers import ErrorSerializer
 from discobot.errors import ApplicationError
+from discobot.outages import CacheBreaker
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -59,9 +59,7 @@ EMAIL_PATTERN = (
 
 @extend_schema_serializer(component_name="InvitationInput")
 class InvitationInputSerializer(StrictSerializer):
-    email = TextField(
-        max_length=254, pattern=EMAIL_PATTERN, message="Enter a valid email address."
-    )
+    email = TextField(max_length=254, pattern=EMAIL_PATTERN, message="Enter a valid email address.")
     role = serializers.ChoiceField(
         choices=[role.value for role in INVITABLE_ROLES], default=Role.MEMBER
     )

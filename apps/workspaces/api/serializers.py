@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from apps.workspaces.models import SESSION_ID_PATTERN, Session, SessionStatus, SourceType, Workspace
+from discobot.api.fields import WHITESPACE, JsonBooleanField, QueryBooleanField, TextField
 from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
 
 
@@ -86,41 +89,80 @@ class WorkspaceOutputSerializer(serializers.ModelSerializer):
         return list(SessionOutputSerializer(workspace.sessions.all(), many=True).data)
 
 
+# What the schema can say of a workspace's path: the service strips surrounding whitespace,
+# and refuses a blank path and control characters; a local folder's path is absolute (or starts
+# with `~`). Whether the folder exists, may be read and lies inside WORKSPACE_ROOTS is the
+# server's disk's state, answered with 400 (apps.workspaces.services.local_folder_check).
+_SPACE = f"[{WHITESPACE}]*"
+_TEXT = "[^\\u0000-\\u001f\\u007f]"
+_EDGE = f"[^{WHITESPACE}\\u0000-\\u001f\\u007f]"
+SOURCE_PATTERN = f"^{_SPACE}{_EDGE}(?:{_TEXT}*{_EDGE})?{_SPACE}$"
+LOCAL_FOLDER_PATTERN = f"^{_SPACE}[/~](?:{_TEXT}*{_EDGE})?{_SPACE}$"
+# The sandbox providers this server offers, or blank for its default (checked by the service).
+SANDBOX_PROVIDER_PATTERN = (
+    "^(?:" + "|".join(re.escape(name) for name in settings.SANDBOX_PROVIDERS) + ")?$"
+)
+
+
+def workspace_path_field(**kwargs: Any) -> TextField:
+    return TextField(max_length=1000, stated_pattern=SOURCE_PATTERN, **kwargs)
+
+
+def sandbox_provider_field(**kwargs: Any) -> TextField:
+    return TextField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        stated_pattern=SANDBOX_PROVIDER_PATTERN,
+        **kwargs,
+    )
+
+
 @extend_schema_serializer(component_name="WorkspaceCreate")
 class WorkspaceCreateSerializer(StrictSerializer):
-    path = serializers.CharField(max_length=1000)
+    path = workspace_path_field(
+        help_text="A folder on the server (`sourceType: local`) or a git URL or repository path"
+    )
     displayName = DisplayNameField(
         source="display_name", max_length=200, required=False, allow_null=True, allow_blank=True
     )
     sourceType = serializers.ChoiceField(
         source="source_type", choices=SourceType.choices, default=SourceType.LOCAL
     )
-    provider = serializers.CharField(max_length=20, required=False, allow_blank=True)
-    initGit = serializers.BooleanField(source="init_git", default=False)
+    provider = sandbox_provider_field()
+    initGit = JsonBooleanField(source="init_git", default=False)
 
 
 @extend_schema_serializer(component_name="WorkspaceUpdate")
 class WorkspaceUpdateSerializer(StrictSerializer):
-    path = serializers.CharField(max_length=1000, required=False)
+    path = workspace_path_field(
+        required=False, help_text="As the workspace's source type takes it (see WorkspaceCreate)"
+    )
     displayName = DisplayNameField(
         source="display_name", max_length=200, required=False, allow_null=True, allow_blank=True
     )
-    provider = serializers.CharField(
-        max_length=20, required=False, allow_null=True, allow_blank=True
+    provider = sandbox_provider_field(allow_null=True)
+
+
+class WorkspaceDeleteQuerySerializer(serializers.Serializer):
+    deleteFiles = QueryBooleanField(
+        source="delete_files",
+        default=False,
+        help_text="Also remove the server's clone of a git workspace (never a user's folder)",
     )
 
 
 @extend_schema_serializer(component_name="SessionCreate")
 class SessionCreateSerializer(StrictSerializer):
-    id = serializers.RegexField(
-        SESSION_ID_PATTERN,
+    id = TextField(
         max_length=65,
-        error_messages={"invalid": "Session id must be 1-65 letters, digits or dashes"},
+        pattern=SESSION_ID_PATTERN,
+        message="Session id must be 1-65 letters, digits or dashes",
     )
     workspaceId = serializers.UUIDField(source="workspace_id")
     agentId = serializers.UUIDField(source="agent_id", required=False, allow_null=True)
     # The first message: the service keeps its first 50 characters as the name.
-    name = DisplayNameField(max_length=10_000, required=False, allow_blank=True)
+    name = DisplayNameField(max_length=None, required=False, allow_blank=True)
 
 
 @extend_schema_serializer(component_name="SessionUpdate")

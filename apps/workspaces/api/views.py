@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import (
-    OpenApiParameter,
     extend_schema,
     inline_serializer,
 )
@@ -12,11 +11,13 @@ from rest_framework.response import Response
 
 from apps.projects.api.base import ProjectScopedView
 from apps.workspaces import selectors, services
+from apps.workspaces.api import schema  # noqa: F401 (registers the schema extensions)
 from apps.workspaces.api.serializers import (
     SessionCreateSerializer,
     SessionOutputSerializer,
     SessionUpdateSerializer,
     WorkspaceCreateSerializer,
+    WorkspaceDeleteQuerySerializer,
     WorkspaceOutputSerializer,
     WorkspaceUpdateSerializer,
 )
@@ -100,17 +101,16 @@ class WorkspaceDetailView(ProjectScopedView):
 
     @extend_schema(
         summary="Delete a workspace and its sessions",
-        parameters=[
-            OpenApiParameter(
-                "deleteFiles", bool, description="Also remove the server's clone of a git workspace"
-            )
-        ],
+        parameters=[WorkspaceDeleteQuerySerializer],
         responses={200: SuccessSerializer, **ERRORS},
     )
     def delete(self, request: Request, project_id: str, workspace_id: str) -> Response:
         workspace = selectors.workspace_get(project=self.project, workspace_id=workspace_id)
-        delete_files = request.query_params.get("deleteFiles", "").lower() in ("true", "1")
-        services.workspace_delete(workspace=workspace, delete_files=delete_files)
+        query = WorkspaceDeleteQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        services.workspace_delete(
+            workspace=workspace, delete_files=query.validated_data["delete_files"]
+        )
         return Response({"success": True})
 
 

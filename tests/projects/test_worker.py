@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from tests.gitserver import StallingProxy, git_daemon
 from tests.servers import BASE_DIR, Server, running_server
+from tests.waiting import wait_for
 
 WORKER_SETTINGS = {"JOB_LEASE_SECONDS": "1", "JOB_RETRY_BACKOFF_SECONDS": "0"}
 
@@ -46,16 +46,6 @@ def start_worker(server: Server) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def wait_for(condition, timeout: float = 30, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError("condition not met in time")
 
 
 def database_facts(server: Server) -> dict:

@@ -29,6 +29,7 @@ from tests.servers import (
     stop_process,
 )
 from tests.sse import BrowserEventSource, ServerEvent
+from tests.waiting import wait_for
 
 # Short leases, retries and pool waits, so that recovery takes seconds.
 FAULT_SETTINGS = {
@@ -69,16 +70,6 @@ def request(server: Server, path: str, body: dict | None = None) -> tuple[int, A
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 60, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError("condition not met in time")
 
 
 def workspace_add(server: Server, folder: Path) -> str:

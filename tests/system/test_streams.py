@@ -14,32 +14,22 @@ import struct
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from tests.servers import Server, running_server, serving
 from tests.sse import EventStreamClient
+from tests.waiting import wait_for
 
 STREAMS = 12
 POOL_SIZE = 4
 SESSION_SECRET = "streams-session-secret-" + "x" * 32
 ENCRYPTION_KEY = "ab" * 32
 EVENTS = "/api/projects/local/events"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError("condition not met in time")
 
 
 def get(server: Server, path: str, token: str | None = None) -> int:

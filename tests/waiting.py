@@ -9,7 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 60, interval: float = 0.2) -> T:
+def wait_for(condition: Callable[[], T | None], timeout: float = 60, interval: float = 0.2) -> T:
     """The first truthy value `condition` returns; TimeoutError if none comes in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -53,11 +53,7 @@ def main() -> int:
             print(f"    {operation}")
     print(f"\nschemathesis exit code {result.exit_code} after {elapsed:.0f} s, seed {options.seed}")
     for label, count in counts(result).items():
-        print(f"{label:>40}: {count}")
-    server_errors = sum(
-        count for label, count in counts(result).items() if label.startswith("ST101 ")
-    )
-    print(f"{'server errors':>40}: {server_errors}")
+        print(f"{label:>45}: {count}")
     return result.exit_code
 
 

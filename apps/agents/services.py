@@ -8,7 +8,7 @@ from apps.agents.models import Agent, AgentMCPServer
 from apps.agents.selectors import SECRET_MASK, mcp_secrets_binding, mcp_server_secrets
 from apps.credentials.crypto import seal_json
 from apps.projects.models import Project
-from discobot.errors import ApplicationError
+from discobot.errors import ApplicationError, ConflictError
 
 SECRET_SECTIONS = ("env", "headers")
 
@@ -32,7 +32,8 @@ def mcp_servers_replace(*, agent: Agent, servers: list[dict[str, Any]]) -> None:
                 if value == SECRET_MASK:
                     kept = previous.get(server["name"], {}).get(section, {}).get(name)
                     if kept is None:
-                        raise ApplicationError(f"{section}.{name} needs a value")
+                        # The mask is a valid value; what is missing is a stored one to keep.
+                        raise ConflictError(f"{section}.{name} needs a value: none is stored")
                     values[name] = kept
             if values:
                 secrets[section] = values

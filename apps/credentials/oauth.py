@@ -185,14 +185,15 @@ def codex_authorize(*, redirect_uri: str) -> dict[str, str]:
 
 
 def codex_exchange(*, code: str, verifier: str, redirect_uri: str) -> Tokens:
+    # A pasted code often carries the line break it was copied with.
     return token_request(
         settings.CODEX_TOKEN_URL,
         data={
             "grant_type": "authorization_code",
-            "code": code,
+            "code": code.strip(),
             "redirect_uri": redirect_uri,
             "client_id": settings.CODEX_CLIENT_ID,
-            "code_verifier": verifier,
+            "code_verifier": verifier.strip(),
         },
     )
 

@@ -27,14 +27,20 @@ NO_NUL = "^[^\\u0000]*$"
 # Text with something besides whitespace (and without NUL).
 NOT_BLANK = f"^[^\\u0000]*[^{WHITESPACE}\\u0000][^\\u0000]*$"
 
-# A DNS name (at most 253 characters, labels of 1-63 letters, digits and inner dashes), or an
-# IPv4 address, which has the same shape; anything else makes an HTTP client fail.
+PATTERN_MESSAGES = {
+    NO_NUL: "Null characters are not allowed.",
+    NOT_BLANK: "Must hold something besides whitespace, and no null characters.",
+}
+
+# A DNS name (labels of 1-63 letters, digits and inner dashes) or an IPv4 address, which has
+# the same shape; anything else makes an HTTP client fail before it sends a request. (A name
+# longer than DNS allows fails there too, as an unreachable host.)
 HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOST = f"(?=[^:/?#]{{1,253}}(?:[:/?#]|$)){HOST_LABEL}(?:\\.{HOST_LABEL})*"
-# A TCP port, 1-65535, as 1 to 5 digits (leading zeros allowed).
+HOST = f"{HOST_LABEL}(?:[.]{HOST_LABEL})*"
+# A TCP port, 1-65535, in at most 5 digits (leading zeros allowed), by its significant digits.
 PORT = (
-    "(?=[0-9]*[1-9])"
-    "(?:[0-9]{1,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+    "(?:0{0,4}[1-9]|0{0,3}[1-9][0-9]|0{0,2}[1-9][0-9]{2}|0?[1-9][0-9]{3}"
+    "|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 )
 # An http(s) address: scheme, host, optional port, then anything visible in ASCII (an address
 # with spaces or other characters is written percent-encoded).
@@ -42,8 +48,8 @@ HTTP_URL = f"^https?://{HOST}(?::{PORT})?(?:[/?#][!-~]*)?$"
 
 
 def whole(pattern: str) -> str:
-    """`pattern` (anchored with `^...$`, as published) for Python's re.search, where `$` would
-    also match before a final newline: `\\Z` (which drf-spectacular publishes as `$`)."""
+    """`pattern` (anchored with `^...$`, as published) for Python's re.search, ending in `\\Z`:
+    Python's `$` also matches before a final newline, the other engines' does not."""
     if not (pattern.startswith("^") and pattern.endswith("$")):
         raise ValueError(f"not a whole-string pattern: {pattern}")
     return pattern[:-1] + "\\Z"
@@ -62,7 +68,7 @@ class TextField(serializers.CharField):
         *,
         pattern: str = NO_NUL,
         stated_pattern: str | None = None,
-        message: str = "Invalid value.",
+        message: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(trim_whitespace=False, **kwargs)
@@ -72,6 +78,7 @@ class TextField(serializers.CharField):
             for validator in self.validators
             if not isinstance(validator, ProhibitNullCharactersValidator)
         ]
+        message = message or PATTERN_MESSAGES.get(pattern, "Invalid value.")
         self.validators.append(RegexValidator(whole(pattern), message))
 
     def to_internal_value(self, data: Any) -> str:
@@ -105,6 +112,22 @@ class JsonBooleanField(serializers.BooleanField):
         return data
 
 
+class QueryBooleanField(serializers.BooleanField):
+    """`true` or `false` in a query string, as OpenAPI writes a boolean parameter; DRF would
+    also take 1, "yes" or "on" (and read anything else as false, where a view parses by hand)."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        # DRF reads `?name=` (no value) as absent; it is neither true nor false.
+        if self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data not in ("true", "false"):
+            self.fail("invalid", input=data)
+        return data == "true"
+
+
 class StringMapField(serializers.JSONField):
     """An object of strings whose names and values match patterns (environment variables,
     HTTP headers); published with `propertyNames` and `additionalProperties`."""
@@ -112,8 +135,8 @@ class StringMapField(serializers.JSONField):
     def __init__(self, *, names: str, values: str, what: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.names, self.values, self.what = names, values, what
-        self.name_check = RegexValidator(whole(names))
-        self.value_check = RegexValidator(whole(values))
+        self.name_check = re.compile(whole(names))
+        self.value_check = re.compile(whole(values))
 
     def to_internal_value(self, data: Any) -> dict[str, str]:
         if not isinstance(data, dict) or not all(
@@ -121,9 +144,9 @@ class StringMapField(serializers.JSONField):
         ):
             raise serializers.ValidationError(f"{self.what} must map names to strings")
         for name, value in data.items():
-            if not self.name_check.regex.search(name):
+            if not self.name_check.search(name):
                 raise serializers.ValidationError(f"{name!r} is not a valid name")
-            if not self.value_check.regex.search(value):
+            if not self.value_check.search(value):
                 raise serializers.ValidationError(
                     f"the value of {name!r} holds a character it cannot hold"
                 )

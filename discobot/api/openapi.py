@@ -25,6 +25,10 @@ class StrictSerializerExtension(OpenApiSerializerExtension):
         return schema
 
 
+# Patterns made only of character classes, each repeated (`^[^\u0000]*$`, `^[a-z]{1,65}$`).
+CHARACTER_RUNS = re.compile(r"\^(?:\[[^\]]*\](?:\*|\{[0-9]+,[0-9]+\})?)+\$")
+
+
 def string_schema(*variants: dict[str, Any]) -> dict[str, Any]:
     """A string field's whole rule. Under `anyOf` rather than at the top: drf-spectacular adds
     a field's validators (`maxLength`, `pattern`) and an `oneOf` for blank values to an
@@ -41,8 +45,14 @@ class TextFieldExtension(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         field = self.target
         rule: dict[str, Any] = {"pattern": field.stated_pattern}
-        if field.max_length is not None:
+        if field.max_length is not None and CHARACTER_RUNS.fullmatch(field.stated_pattern):
             rule["maxLength"] = field.max_length
+        elif field.max_length is not None:
+            # A fuzzer builds strings of exactly `maxLength` characters; for an address or a path
+            # pattern that search does not end. The pattern bounds the length itself instead
+            # (`(?![\s\S])`: the end of the text, as `$` means in every regex engine).
+            bound = f"(?=[\\s\\S]{{0,{field.max_length}}}(?![\\s\\S]))"
+            rule["pattern"] = f"^{bound}{field.stated_pattern[1:]}"
         if not field.allow_blank or re.search(field.stated_pattern, ""):
             return string_schema(rule)
         return string_schema(rule, {"maxLength": 0})

@@ -369,4 +369,6 @@ class TestRefresh:
 
         response = client.post(f"{base}/openai/refresh")
 
-        assert response.status_code == 400
+        # The request is well formed; the credential's kind is what conflicts with it.
+        assert response.status_code == 409
+        assert response.json() == {"error": "Only OAuth credentials can be refreshed"}

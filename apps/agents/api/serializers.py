@@ -46,13 +46,16 @@ class HttpConfigSerializer(StrictSerializer):
     headers = StringMapField(names=HEADER_NAME, values=HEADER_VALUE, what="headers", required=False)
 
 
-CONFIG_SERIALIZERS = {"stdio": StdioConfigSerializer, "http": HttpConfigSerializer}
+CONFIG_SERIALIZERS: dict[str, serializers.Serializer | type[serializers.Serializer]] = {
+    "stdio": StdioConfigSerializer,
+    "http": HttpConfigSerializer,
+}
 
 
 @extend_schema_field(
     PolymorphicProxySerializer(
         component_name="MCPServerConfig",
-        serializers=list(CONFIG_SERIALIZERS.values()),
+        serializers=CONFIG_SERIALIZERS,
         resource_type_field_name="type",
     )
 )
@@ -63,7 +66,7 @@ class MCPConfigField(serializers.JSONField):
         if not isinstance(data, dict):
             raise serializers.ValidationError("config must be an object")
         serializer_class = CONFIG_SERIALIZERS.get(str(data.get("type")))
-        if serializer_class is None:
+        if not isinstance(serializer_class, type):
             raise serializers.ValidationError('config.type must be "stdio" or "http"')
         config = serializer_class(data=data)
         config.is_valid(raise_exception=True)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,9 +15,14 @@ from apps.agents.api.serializers import (
 from apps.agents.catalog import AGENT_TYPES
 from apps.projects.api.base import ProjectScopedView
 from discobot.api.schema import error_responses
-from discobot.api.serializers import SuccessSerializer
+from discobot.api.serializers import ErrorSerializer, SuccessSerializer
 
 ERRORS = error_responses(400, 401, 404)
+MASKED_SECRET_CONFLICT = {
+    409: OpenApiResponse(
+        ErrorSerializer, description="A masked secret was sent where none is stored to keep"
+    )
+}
 
 
 class AgentListView(ProjectScopedView):
@@ -36,7 +41,7 @@ class AgentListView(ProjectScopedView):
     @extend_schema(
         summary="Create an agent (the project's first becomes its default)",
         request=AgentCreateSerializer,
-        responses={201: AgentOutputSerializer, **ERRORS},
+        responses={201: AgentOutputSerializer, **ERRORS, **MASKED_SECRET_CONFLICT},
     )
     def post(self, request: Request, project_id: str) -> Response:
         body = AgentCreateSerializer(data=request.data)
@@ -98,8 +103,15 @@ class AgentDetailView(ProjectScopedView):
 
     @extend_schema(
         summary="Change an agent; `mcpServers`, when present, replaces the set",
+        description="A masked secret (`********`) sent back keeps the stored one, which is read "
+        "(503 when the server's key cannot open it).",
         request=AgentUpdateSerializer,
-        responses={200: AgentOutputSerializer, **ERRORS},
+        responses={
+            200: AgentOutputSerializer,
+            **ERRORS,
+            **MASKED_SECRET_CONFLICT,
+            **error_responses(503),
+        },
     )
     def put(self, request: Request, project_id: str, agent_id: str) -> Response:
         agent = selectors.agent_get(project=self.project, agent_id=agent_id)

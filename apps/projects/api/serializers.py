@@ -75,6 +75,8 @@ class InvitationOutputSerializer(serializers.ModelSerializer):
     """Carries the plain token: it exists only in this one answer."""
 
     projectId = serializers.CharField(source="project_id")
+    # As invited (EMAIL_PATTERN): not every such address passes `format: email` checks.
+    email = serializers.CharField()
     token = serializers.SerializerMethodField()
     expiresAt = serializers.DateTimeField(source="expires_at")
     createdAt = serializers.DateTimeField(source="created_at")

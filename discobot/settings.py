@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.google",
+    "apps.core",
     "apps.accounts",
     "apps.projects",
     "apps.workspaces",

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
+from apps.projects.events import JobCompleted
 from apps.projects.models import Job, JobStatus, JobType
 from apps.projects.services import project_event_record
 from discobot.outages import DependencyOutage
@@ -289,16 +290,17 @@ def job_finish(*, job: Job, status: JobStatus, worker_id: str, error: str = "") 
     )
     if not finished:
         return  # recovery already took this attempt over
-    data = {
-        "jobId": str(job.id),
-        "jobType": job.type,
-        "resourceType": job.resource_type,
-        "resourceId": job.resource_id,
-        "status": status,
-    }
-    if error:
-        data["error"] = error
-    project_event_record(project_id=job.project_id, type="job_completed", data=data)
+    project_event_record(
+        project_id=job.project_id,
+        event=JobCompleted(
+            job_id=str(job.id),
+            job_type=job.type,
+            resource_type=job.resource_type,
+            resource_id=job.resource_id,
+            status=status,
+            error=error,
+        ),
+    )
 
 
 def jobs_recover_stale() -> int:

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.projects.events import ProjectEventData
 from apps.projects.models import (
     LOCAL_PROJECT_ID,
     Project,
@@ -144,17 +145,19 @@ def project_events_group(project_id: str) -> str:
 
 
 @transaction.atomic
-def project_event_record(*, project_id: str, type: str, data: dict) -> ProjectEvent:
-    """Appends an event to the project's stream with the next `seq`, and wakes its listeners.
+def project_event_record(*, project_id: str, event: ProjectEventData) -> ProjectEvent:
+    """Appends the event to the project's stream with the next `seq`, and wakes its listeners.
 
     The UPDATE holds the project row's lock until commit, so a project's events commit in `seq`
     order: a reader resuming after seq N can never later see a smaller seq appear.
     """
     Project.objects.filter(id=project_id).update(last_event_seq=F("last_event_seq") + 1)
     seq = Project.objects.values_list("last_event_seq", flat=True).get(id=project_id)
-    event = ProjectEvent.objects.create(project_id=project_id, seq=seq, type=type, data=data)
+    recorded = ProjectEvent.objects.create(
+        project_id=project_id, seq=seq, type=event.type, data=event.data()
+    )
     transaction.on_commit(lambda: project_events_wake(project_id=project_id, seq=seq))
-    return event
+    return recorded
 
 
 CHANNEL_LAYER_OUTAGE = DependencyOutage(

@@ -15,6 +15,7 @@ from django.db.models import Q
 from pygit2.enums import RepositoryOpenFlag
 
 from apps.accounts.models import User
+from apps.projects.events import SessionUpdated, WorkspaceUpdated
 from apps.projects.jobs import job_enqueue
 from apps.projects.models import Job, JobStatus, JobType, Project
 from apps.projects.services import project_event_record
@@ -309,9 +310,7 @@ def workspace_delete(*, workspace: Workspace, delete_files: bool = False) -> Non
     workspace_id = str(workspace.id)
     workspace.delete()
     project_event_record(
-        project_id=project_id,
-        type="workspace_updated",
-        data={"workspaceId": workspace_id, "status": "removed"},
+        project_id=project_id, event=WorkspaceUpdated(workspace_id=workspace_id, status="removed")
     )
     if delete_files and clone_dir.exists():
         transaction.on_commit(lambda: shutil.rmtree(clone_dir, ignore_errors=True))
@@ -320,8 +319,7 @@ def workspace_delete(*, workspace: Workspace, delete_files: bool = False) -> Non
 def workspace_announce(workspace: Workspace) -> None:
     project_event_record(
         project_id=workspace.project_id,
-        type="workspace_updated",
-        data={"workspaceId": str(workspace.id), "status": workspace.status},
+        event=WorkspaceUpdated(workspace_id=str(workspace.id), status=workspace.status),
     )
 
 
@@ -351,12 +349,9 @@ def session_name_from(text: str) -> str:
 def session_announce(session: Session) -> None:
     project_event_record(
         project_id=session.project_id,
-        type="session_updated",
-        data={
-            "sessionId": session.id,
-            "status": session.status,
-            "commitStatus": session.commit_status,
-        },
+        event=SessionUpdated(
+            session_id=session.id, status=session.status, commit_status=session.commit_status
+        ),
     )
 
 

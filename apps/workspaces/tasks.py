@@ -13,6 +13,7 @@ from django.db import transaction
 from apps.credentials.models import Credential
 from apps.credentials.services import credential_access_token
 from apps.gitops.provider import SESSION_BRANCH_PREFIX, Author, GitError, git_provider
+from apps.projects.events import SessionUpdated
 from apps.projects.jobs import JobDeferred, JobFailed, job_handler
 from apps.projects.models import Job, JobType
 from apps.projects.services import project_event_record
@@ -176,8 +177,7 @@ def session_delete(job: Job) -> None:
         session.delete()
         project_event_record(
             project_id=job.project_id,
-            type="session_updated",
-            data={"sessionId": job.resource_id, "status": SessionStatus.REMOVED},
+            event=SessionUpdated(session_id=job.resource_id, status=SessionStatus.REMOVED),
         )
 
 

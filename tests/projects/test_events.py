@@ -7,15 +7,22 @@ import threading
 import pytest
 from django.db import close_old_connections
 
+from apps.projects.events import SessionUpdated, WorkspaceUpdated
 from apps.projects.models import ProjectEvent
 from apps.projects.services import project_event_record
 
 
 @pytest.mark.django_db
 def test_each_project_counts_its_own_events_from_one(project, other_project):
-    first = project_event_record(project_id=project.id, type="workspace_updated", data={"a": 1})
-    second = project_event_record(project_id=project.id, type="session_updated", data={})
-    other = project_event_record(project_id=other_project.id, type="workspace_updated", data={})
+    first = project_event_record(
+        project_id=project.id, event=WorkspaceUpdated(workspace_id="w1", status="ready")
+    )
+    second = project_event_record(
+        project_id=project.id, event=SessionUpdated(session_id="s1", status="ready")
+    )
+    other = project_event_record(
+        project_id=other_project.id, event=WorkspaceUpdated(workspace_id="w2", status="ready")
+    )
 
     assert (first.seq, second.seq, other.seq) == (1, 2, 1)
     project.refresh_from_db()
@@ -30,7 +37,9 @@ def test_concurrent_writers_get_distinct_gapless_seqs(project):
     def write_events() -> None:
         try:
             for _ in range(10):
-                project_event_record(project_id=project.id, type="session_updated", data={})
+                project_event_record(
+                    project_id=project.id, event=SessionUpdated(session_id="s1", status="ready")
+                )
         except Exception as error:  # collected and asserted below
             errors.append(error)
         finally:

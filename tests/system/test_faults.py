@@ -150,9 +150,10 @@ def test_postgresql_restarted_under_load_everything_recovers_and_streams_miss_no
                 "shell",
                 "--no-imports",
                 "-c",
+                "from apps.projects.events import SessionUpdated; "
                 "from apps.projects.services import project_event_record; "
-                "project_event_record(project_id='local', type='session_updated', "
-                "data={'written': 'during the outage'})",
+                "project_event_record(project_id='local', "
+                "event=SessionUpdated(session_id='during-the-outage', status='ready'))",
                 env={**server.env, "DATABASE_URL": database.direct_url},
             )
             assert recorded.returncode == 0, recorded.stderr
@@ -176,7 +177,9 @@ def test_postgresql_restarted_under_load_everything_recovers_and_streams_miss_no
         seqs = [event.data["seq"] for event in stream.events]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # in order, none missed or twice
         assert [event.id for event in stream.events] == [str(seq) for seq in seqs]
-        assert {"written": "during the outage"} in [event.data["data"] for event in stream.events]
+        assert "during-the-outage" in [
+            event.data["data"].get("sessionId") for event in stream.events
+        ]
     assert job_facts(server) == {"attempts": [1, 1], "statuses": ["completed", "completed"]}
 
 

@@ -21,6 +21,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -51,7 +52,7 @@ async def first_event_of(reader: asyncio.StreamReader, event_type: bytes) -> flo
     return time.perf_counter()
 
 
-def request_seconds(server: Server, path: str, body: dict | None = None) -> float:
+def request_seconds(server: Server, path: str, body: dict[str, Any] | None = None) -> float:
     request = urllib.request.Request(
         server.base_url + path,
         data=json.dumps(body).encode() if body is not None else None,

@@ -18,6 +18,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,7 +50,7 @@ def make_repository(path: Path, files: int) -> None:
     git(path, "commit", "-q", "-m", "generated")
 
 
-def call(base: str, path: str, body: dict | None = None) -> dict:
+def call(base: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     request = urllib.request.Request(
         base + path,
         data=json.dumps(body).encode() if body is not None else None,
@@ -57,7 +58,8 @@ def call(base: str, path: str, body: dict | None = None) -> dict:
         method="POST" if body is not None else "GET",
     )
     with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
 
 
 def timings(base: str, path: str) -> tuple[float, float]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ApplicationError(Exception):
     """A rule of the product was broken by the caller's request."""
 
     status_code = 400
 
-    def __init__(self, message: str, *, extra: dict | None = None) -> None:
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.extra = extra or {}

@@ -6,16 +6,32 @@ anonymous mode). Production swaps parts in through environment variables alone; 
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class Environment(Protocol):
+    """The readers of django-environ's `Env` used here, typed: the package ships no types, and
+    every `settings.NAME` takes the type of the value read here."""
+
+    def str(self, var: builtins.str, *, default: builtins.str) -> builtins.str: ...
+    def bool(self, var: builtins.str, *, default: builtins.bool) -> builtins.bool: ...
+    def int(self, var: builtins.str, *, default: builtins.int) -> builtins.int: ...
+    def float(self, var: builtins.str, *, default: builtins.float) -> builtins.float: ...
+    def list(
+        self, var: builtins.str, *, default: builtins.list[builtins.str]
+    ) -> builtins.list[builtins.str]: ...
+
+
+env: Environment = environ.Env()
 
 
 def env_secret(name: str, default: str = "") -> str:
@@ -155,7 +171,7 @@ DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=10.0)
 DATABASE_RETRY_MAX_SECONDS = env.float("DATABASE_RETRY_MAX_SECONDS", default=10.0)
 
 
-def database_config() -> dict:
+def database_config() -> dict[str, Any]:
     """DATABASE_URL (django-environ URL forms) or the contract's DATABASE_DSN forms.
 
     DATABASE_DSN accepts `sqlite3://PATH`, `sqlite://PATH`, a bare `*.db`/`*.sqlite` path, and
@@ -174,7 +190,7 @@ def database_config() -> dict:
         url = "sqlite:///" + str(DATA_DIR / "discobot.db")
     if urlsplit(url).scheme not in environ.Env.DB_SCHEMES:
         fail_configuration("DATABASE_URL must be a sqlite:// or postgres:// URL")
-    config = environ.Env.db_url_config(url)
+    config: dict[str, Any] = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL and IMMEDIATE transactions let the server and the job worker share one file
         # without "database is locked" errors on concurrent writes.

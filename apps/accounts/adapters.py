@@ -40,7 +40,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         provider: Any,
         error: str | None = None,
         exception: Exception | None = None,
-        extra_context: dict | None = None,
+        extra_context: dict[str, Any] | None = None,
     ) -> None:
         auth_failure_count(request)
         message = {
@@ -61,8 +61,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             profile_fill(user, sociallogin)
             user.save(update_fields=["name", "avatar_url", "provider", "provider_id"])
 
-    def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: dict) -> User:
-        user = super().populate_user(request, sociallogin, data)
+    def populate_user(
+        self, request: HttpRequest, sociallogin: SocialLogin, data: dict[str, Any]
+    ) -> User:
+        user: User = super().populate_user(request, sociallogin, data)
         user.email = (user.email or "").lower()
         profile_fill(user, sociallogin)
         return user

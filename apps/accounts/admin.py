@@ -14,7 +14,7 @@ class UserCreateForm(AdminUserCreationForm):
         fields = ("email",)
 
 
-class UserEditForm(UserChangeForm):
+class UserEditForm(UserChangeForm[User]):
     avatar_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
 
     class Meta:
@@ -22,8 +22,9 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
+# django-stubs bounds UserAdmin to AbstractUser; Django's takes any user model with these fields.
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin[User]):  # type: ignore[type-var]
     form = UserEditForm
     add_form = UserCreateForm
     list_display = ("email", "name", "provider", "is_staff", "is_active", "created_at")
@@ -49,7 +50,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(UserSession)
-class UserSessionAdmin(admin.ModelAdmin):
+class UserSessionAdmin(admin.ModelAdmin[UserSession]):
     # The token hash is the session's key; it is never displayed.
     list_display = ("user", "expire_date")
     list_select_related = ("user",)
@@ -62,7 +63,7 @@ class UserSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     list_display = ("name", "user", "prefix", "expires_at", "last_used_at", "created_at")
     list_select_related = ("user",)
     search_fields = ("name", "user__email", "prefix")

@@ -40,7 +40,7 @@ def first_error_message(detail: Any, path: str = "") -> str:
     return f"{path}: {message}"
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response({"error": exc.message, **exc.extra}, status=exc.status_code)
     if isinstance(exc, OperationalError | InterfaceError):

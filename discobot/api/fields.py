@@ -123,7 +123,7 @@ class QueryBooleanField(serializers.BooleanField):
         return super().get_value(dictionary)
 
     def to_internal_value(self, data: Any) -> bool:
-        if data not in ("true", "false"):
+        if not isinstance(data, str) or data not in ("true", "false"):
             self.fail("invalid", input=data)
         return data == "true"
 

@@ -21,7 +21,10 @@ INVALID_BODY = "invalid_body"
 
 class JSONParser(parsers.JSONParser):
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: Mapping | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)

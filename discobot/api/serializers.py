@@ -17,7 +17,7 @@ def field_label(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-class StrictSerializer(serializers.Serializer):
+class StrictSerializer(serializers.Serializer[Any]):
     """A request body: unknown fields are refused and missing ones get the contract's wording."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -53,13 +53,13 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     """The body of every 4xx/5xx answer."""
 
     error = serializers.CharField()
 
 
-class SuccessSerializer(serializers.Serializer):
+class SuccessSerializer(serializers.Serializer[Any]):
     success = serializers.BooleanField()
 
 

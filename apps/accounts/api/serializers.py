@@ -9,7 +9,7 @@ from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictS
 
 
 @extend_schema_serializer(component_name="User")
-class UserOutputSerializer(serializers.ModelSerializer):
+class UserOutputSerializer(serializers.ModelSerializer[User]):
     avatarUrl = BlankAsNullField(source="avatar_url")
 
     class Meta:
@@ -29,7 +29,7 @@ class ApiTokenInputSerializer(StrictSerializer):
 
 
 @extend_schema_serializer(component_name="ApiToken")
-class ApiTokenOutputSerializer(serializers.ModelSerializer):
+class ApiTokenOutputSerializer(serializers.ModelSerializer[ApiToken]):
     createdAt = serializers.DateTimeField(source="created_at")
     expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
     lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
@@ -49,4 +49,4 @@ class NewApiTokenOutputSerializer(ApiTokenOutputSerializer):
         fields = ("id", "name", "prefix", "createdAt", "expiresAt", "lastUsedAt", "token")  # type: ignore[assignment]
 
     def get_token(self, token: ApiToken) -> str:
-        return self.context["token"]
+        return str(self.context["token"])

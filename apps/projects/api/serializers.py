@@ -15,7 +15,7 @@ class ProjectInputSerializer(StrictSerializer):
 
 
 @extend_schema_serializer(component_name="Project")
-class ProjectOutputSerializer(serializers.ModelSerializer):
+class ProjectOutputSerializer(serializers.ModelSerializer[Project]):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -25,7 +25,7 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="Member")
-class MemberOutputSerializer(serializers.ModelSerializer):
+class MemberOutputSerializer(serializers.ModelSerializer[ProjectMember]):
     projectId = serializers.CharField(source="project_id")
     userId = serializers.UUIDField(source="user_id")
     email = serializers.EmailField(source="user.email")
@@ -71,7 +71,7 @@ class InvitationAcceptSerializer(StrictSerializer):
 
 
 @extend_schema_serializer(component_name="Invitation")
-class InvitationOutputSerializer(serializers.ModelSerializer):
+class InvitationOutputSerializer(serializers.ModelSerializer[ProjectInvitation]):
     """Carries the plain token: it exists only in this one answer."""
 
     projectId = serializers.CharField(source="project_id")
@@ -86,4 +86,4 @@ class InvitationOutputSerializer(serializers.ModelSerializer):
         fields = ("id", "projectId", "email", "role", "token", "expiresAt", "createdAt")
 
     def get_token(self, invitation: ProjectInvitation) -> str:
-        return self.context["token"]
+        return str(self.context["token"])

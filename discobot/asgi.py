@@ -10,8 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "discobot.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.accounts.websockets import WebSocketCallerMiddleware  # noqa: E402
 from discobot.middleware import RequestBodyLimit  # noqa: E402
 from discobot.redaction import daphne_access_log_redact  # noqa: E402
 from discobot.routing import websocket_urlpatterns  # noqa: E402
@@ -21,6 +21,7 @@ daphne_access_log_redact()
 application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # The caller and the page it came from are checked before any route is looked at.
+        "websocket": WebSocketCallerMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

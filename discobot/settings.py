@@ -394,11 +394,7 @@ USE_TZ = True
 # --- REST API ---------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "apps.accounts.authentication.AnonymousModeAuthentication",
-        "apps.accounts.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.CallerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["discobot.api.parsers.JSONParser"],
@@ -430,10 +426,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Anonymous mode needs no credentials, so it is described in prose, not as a scheme.
-    "AUTHENTICATION_WHITELIST": [
-        "apps.accounts.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
+    "AUTHENTICATION_WHITELIST": ["apps.accounts.authentication.CallerAuthentication"],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "apps.projects.models.Role",
         "InvitableRoleEnum": ["admin", "member"],

@@ -1,14 +1,12 @@
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView
 
+# Registers the path converters that the URL modules below name.
+import discobot.api.converters  # noqa: F401
 from apps.accounts.api import urls as account_urls
-from apps.credentials.api.views import codex_callback
+from apps.credentials.api import urls as credential_urls
 from discobot import views
-from discobot.api.converters import ProjectIdConverter, SessionIdConverter
-
-register_converter(ProjectIdConverter, "project_id")
-register_converter(SessionIdConverter, "session_id")
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("status", views.SystemStatusView.as_view(), name="system-status"),
@@ -27,7 +25,7 @@ api_patterns: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("health", views.health, name="health"),
     path("readyz", views.readyz, name="readyz"),
-    path("auth/codex/callback", codex_callback, name="codex-callback"),
+    path("auth/", include(credential_urls.auth_patterns)),
     path("auth/", include(account_urls.auth_patterns)),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),

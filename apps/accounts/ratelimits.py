@@ -1,7 +1,8 @@
 """Per-address limits on failed authentication attempts (django-ratelimit counters).
 
 After AUTH_FAILURE_RATE's number of failures in its window, further attempts from that address
-are refused with 429 until the window ends.
+are refused with 429 until the window ends. A WebSocket handshake is read into an HttpRequest
+(`apps.accounts.websockets`), so its failures land on the same counter as HTTP's.
 
 The counters live in the cache (Redis when configured). When it cannot be reached the limits
 fail open: refusing every login and token because a counter is unreadable would turn a Redis
@@ -12,7 +13,7 @@ requests do not each wait for it.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -46,7 +47,7 @@ def auth_failure_usage(request: HttpRequest, *, increment: bool) -> dict[str, An
     # django-ratelimit reports a counter it could not read with time_left -1 (failing closed).
     if usage is not None and usage["time_left"] < 0:
         return None
-    return usage
+    return cast(dict[str, Any] | None, usage)
 
 
 def auth_failure_retry_after(request: HttpRequest) -> int | None:
@@ -54,7 +55,7 @@ def auth_failure_retry_after(request: HttpRequest) -> int | None:
     usage = auth_failure_usage(request, increment=False)
     if usage is None or usage["count"] < usage["limit"]:
         return None
-    return max(1, usage["time_left"])
+    return max(1, int(usage["time_left"]))
 
 
 def auth_failure_count(request: HttpRequest) -> None:

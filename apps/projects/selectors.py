@@ -3,20 +3,34 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from apps.accounts.models import User
-from apps.projects.models import Project, ProjectMember
-from discobot.errors import NotFoundError
+from apps.projects.models import Project, ProjectMember, Role
+from discobot.errors import NotFoundError, PermissionDeniedError
+
+ROLE_REQUIRED_MESSAGES = {
+    Role.ADMIN: "Admin access required",
+    Role.OWNER: "Owner access required",
+}
 
 
 def project_list(*, user: User) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).order_by("created_at", "id")
 
 
-def membership_get(*, user: User, project_id: str) -> ProjectMember:
-    """The caller's membership of a project; a project it may not see is reported as missing."""
+def project_access(*, user: User, project_id: str, role: Role | None = None) -> ProjectMember:
+    """The one access check of every entry point into a project (HTTP view, WebSocket, job).
+
+    Returns the caller's membership. A project the caller is not a member of is reported as
+    missing (404), so its existence is not confirmed; a member without `role` gets 403.
+    """
     try:
-        return ProjectMember.objects.select_related("project").get(project_id=project_id, user=user)
+        membership = ProjectMember.objects.select_related("project").get(
+            project_id=project_id, user=user
+        )
     except ProjectMember.DoesNotExist:
         raise NotFoundError("Project not found") from None
+    if role is not None and not membership.has_role(role):
+        raise PermissionDeniedError(ROLE_REQUIRED_MESSAGES[role])
+    return membership
 
 
 def member_list(*, project: Project) -> QuerySet[ProjectMember]:

@@ -1,4 +1,9 @@
+"""Path converters; the project-wide ones are registered on import, before any URL module
+that names them is read (an app's URL module may be imported by `discobot.urls` itself)."""
+
 from __future__ import annotations
+
+from django.urls import register_converter
 
 
 class ProjectIdConverter:
@@ -23,6 +28,10 @@ class SessionIdConverter:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+register_converter(ProjectIdConverter, "project_id")
+register_converter(SessionIdConverter, "session_id")
 
 
 class ProviderConverter:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -27,11 +27,11 @@ def walk(patterns: list, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
             yield route, pattern
 
 
-def concrete(route: str) -> str:
-    """`api/projects/<project_id:project_id>` -> `/api/projects/local`."""
+def concrete(route: str, values: Mapping[str, str] = SAMPLE_VALUES) -> str:
+    """`api/projects/<project_id:project_id>` -> `/api/projects/local`; `values` by converter."""
 
     def sample(match: re.Match[str]) -> str:
-        return SAMPLE_VALUES[match.group(1) or "str"]
+        return values[match.group(1) or "str"]
 
     return "/" + re.sub(r"<(?:(\w+):)?\w+>", sample, route)
 
@@ -52,4 +52,16 @@ def api_endpoints() -> list[tuple[str, str]]:
         for route, view_class in api_views()
         for method in HTTP_METHODS
         if hasattr(view_class, method)
+    ]
+
+
+PROJECT_ROUTE = "api/projects/<project_id:project_id>"
+
+
+def project_views() -> list[tuple[str, type]]:
+    """(route, view class) of the project and everything under `/api/projects/{projectId}/`."""
+    return [
+        (route, view_class)
+        for route, view_class in api_views()
+        if route == PROJECT_ROUTE or route.startswith(PROJECT_ROUTE + "/")
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.accounts.api import views as account_views
@@ -113,3 +114,43 @@ def test_a_bug_is_a_json_500(monkeypatch, path, target, name):
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"error": "Internal server error"}
+
+
+UNKNOWN_API_PATHS = [
+    "/api",
+    "/api/nothing",
+    "/api/nothing/",
+    "/api/projects/local/nothing",
+    "/api/projects/local/workspaces/x/y/z/",
+    "/api/%E2%9C%93%00",
+    "/api/" + "a" * 4000,
+]
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@pytest.mark.parametrize("path", UNKNOWN_API_PATHS)
+@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("login", ["anonymous-mode", "no-login", "session-cookie"])
+def test_every_method_on_an_unknown_api_path_is_a_json_404(settings, member, login, method, path):
+    settings.AUTH_ENABLED = login != "anonymous-mode"
+    # A browser's session is CSRF-checked; a page without the token must still get the 404.
+    client = Client(enforce_csrf_checks=True)
+    if login == "session-cookie":
+        client.force_login(member)
+
+    response = client.generic(method, path, b'{"name": "x"}', content_type="application/json")
+
+    assert response.status_code == 404, (method, path, response.content[:200])
+    assert response["Content-Type"] == "application/json"
+    if method != "HEAD":
+        assert response.json() == {"error": "Not found"}
+
+
+def test_a_session_request_without_its_csrf_token_is_a_json_403(settings, member):
+    settings.AUTH_ENABLED = True
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member)
+
+    response = client.post("/api/projects", {"name": "x"}, content_type="application/json")
+
+    assert assert_json_refusal(response, 403)["error"].startswith("CSRF Failed: ")

@@ -47,3 +47,8 @@ urlpatterns = [
         name="credential-test",
     ),
 ]
+
+# Under /auth: where OpenAI sends the browser back after a Codex login.
+auth_patterns = [
+    path("codex/callback", views.codex_callback, name="codex-callback"),
+]

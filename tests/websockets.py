@@ -46,7 +46,7 @@ class ProbeConsumer(ProjectScopedConsumer):
                     "projectId": self.project.id,
                     "userId": str(self.scope["user"].id),
                     "role": self.membership.role,
-                    "credentials": str(caller.credentials),
+                    "signedInWith": str(caller.signed_in_with),
                 }
             )
         )

@@ -4,7 +4,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
-from apps.accounts.callers import Credentials, caller_resolve
+from apps.accounts.callers import SignIn, caller_resolve
 from apps.accounts.models import ApiToken, User
 
 
@@ -23,7 +23,7 @@ class CallerAuthentication(SessionAuthentication):
             raise exceptions.AuthenticationFailed(caller.refusal)
         if caller.user is None:
             return None
-        if caller.credentials == Credentials.SESSION:
+        if caller.signed_in_with == SignIn.SESSION:
             self.enforce_csrf(request)
         return caller.user, caller.token
 

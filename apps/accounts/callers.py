@@ -22,7 +22,9 @@ from apps.accounts.sessions import SessionStore
 BEARER = "bearer"
 
 
-class Credentials(enum.StrEnum):
+class SignIn(enum.StrEnum):
+    """How a caller proved who they are."""
+
     ANONYMOUS_MODE = "anonymous-mode"
     TOKEN = "token"  # noqa: S105 (a kind of credentials, not a secret)
     SESSION = "session"
@@ -38,13 +40,13 @@ class Caller:
     """
 
     user: User | None
-    credentials: Credentials
+    signed_in_with: SignIn
     token: ApiToken | None = None
     refusal: str = ""
     retry_after: int | None = None
 
 
-NOBODY = Caller(user=None, credentials=Credentials.NONE)
+NOBODY = Caller(user=None, signed_in_with=SignIn.NONE)
 
 
 def caller_resolve(*, request: HttpRequest) -> Caller:
@@ -55,14 +57,14 @@ def caller_resolve(*, request: HttpRequest) -> Caller:
     guess one faster than it can guess a token).
     """
     if not settings.AUTH_ENABLED:
-        return Caller(user=anonymous_user(), credentials=Credentials.ANONYMOUS_MODE)
+        return Caller(user=anonymous_user(), signed_in_with=SignIn.ANONYMOUS_MODE)
     parts = request.headers.get("Authorization", "").split()
     if parts and parts[0].lower() == BEARER:
         return token_caller(request=request, parts=parts)
     user = session_user(request=request)
     if user is None:
         return NOBODY
-    return Caller(user=user, credentials=Credentials.SESSION)
+    return Caller(user=user, signed_in_with=SignIn.SESSION)
 
 
 def token_caller(*, request: HttpRequest, parts: list[str]) -> Caller:
@@ -70,7 +72,7 @@ def token_caller(*, request: HttpRequest, parts: list[str]) -> Caller:
     if retry_after is not None:
         return Caller(
             user=None,
-            credentials=Credentials.TOKEN,
+            signed_in_with=SignIn.TOKEN,
             refusal="Too many failed attempts",
             retry_after=retry_after,
         )
@@ -79,8 +81,8 @@ def token_caller(*, request: HttpRequest, parts: list[str]) -> Caller:
     )
     if token is None:
         auth_failure_count(request)
-        return Caller(user=None, credentials=Credentials.TOKEN, refusal=refusal)
-    return Caller(user=token.user, credentials=Credentials.TOKEN, token=token)
+        return Caller(user=None, signed_in_with=SignIn.TOKEN, refusal=refusal)
+    return Caller(user=token.user, signed_in_with=SignIn.TOKEN, token=token)
 
 
 def session_user(*, request: HttpRequest) -> User | None:

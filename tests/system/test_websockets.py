@@ -61,7 +61,7 @@ def test_anonymous_mode_lets_the_local_user_in():
     assert outcome.accepted
     assert outcome.message is not None
     assert outcome.message["projectId"] == LOCAL_PROJECT_ID
-    assert outcome.message["credentials"] == "anonymous-mode"
+    assert outcome.message["signedInWith"] == "anonymous-mode"
 
 
 def test_a_session_cookie_is_accepted(auth_enabled, project, member):
@@ -71,7 +71,7 @@ def test_a_session_cookie_is_accepted(auth_enabled, project, member):
         "projectId": project.id,
         "userId": str(member.id),
         "role": Role.MEMBER,
-        "credentials": "session",
+        "signedInWith": "session",
     }
 
 
@@ -82,7 +82,7 @@ def test_a_bearer_token_is_accepted(auth_enabled, project, owner):
 
     assert outcome.message is not None
     assert outcome.message["userId"] == str(owner.id)
-    assert outcome.message["credentials"] == "token"
+    assert outcome.message["signedInWith"] == "token"
 
 
 def test_no_credentials_are_refused_at_the_handshake(auth_enabled, project):

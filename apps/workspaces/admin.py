@@ -4,7 +4,7 @@ from apps.workspaces.models import Session, Workspace
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
     list_display = ("__str__", "project", "source_type", "status", "provider", "created_at")
     list_filter = ("status", "source_type", "provider")
     search_fields = ("path", "display_name", "project__name", "id")
@@ -13,7 +13,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(admin.ModelAdmin[Session]):
     list_display = (
         "id",
         "__str__",

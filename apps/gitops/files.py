@@ -17,11 +17,11 @@ from pathlib import Path
 from django.conf import settings
 
 from apps.gitops.paths import FOLDER_FLAGS, WorkTree, is_git_name, os_errors, shown
-from apps.gitops.provider import repository_lock
+from apps.gitops.provider import git_provider, repository_lock
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 
 SEARCH_LIMIT_MAX = 200
-# Padded base64, as the schema states it (apps.gitops.api.schema).
+# Padded base64, as the schema states it (apps.workspaces.api.schema).
 BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 # Reads never wait: a FIFO or a device in the tree must not hold a request.
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -104,6 +104,14 @@ def read_file(root: Path, relative: str) -> FileContent:
         with tree.folder(parts[:-1]) as folder:
             data = read_bytes(folder, parts[-1], relative)
     return encode("/".join(parts), data)
+
+
+def read_file_at(root: Path, relative: str, *, ref: str) -> FileContent:
+    """A file as the commit `ref` holds it."""
+    path = repository_path(root, relative)
+    data = git_provider().read_blob(root, path=path, ref=ref)
+    size_check(len(data))
+    return encode(path, data)
 
 
 def decode(content: str, encoding: str) -> bytes:

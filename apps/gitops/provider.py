@@ -155,7 +155,8 @@ class GitProvider(Protocol):
 
 
 def git_provider() -> GitProvider:
-    return import_string(settings.GIT_PROVIDER)()
+    provider: GitProvider = import_string(settings.GIT_PROVIDER)()
+    return provider
 
 
 @contextmanager

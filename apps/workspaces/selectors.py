@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
-from apps.projects.models import Project
+from apps.credentials.models import Credential
+from apps.credentials.services import credential_access_token
+from apps.projects.models import Job, Project
 from apps.workspaces.models import Session, Workspace
 from discobot.errors import NotFoundError
 
@@ -32,3 +37,29 @@ def session_get(*, project: Project, session_id: str) -> Session:
         return project.sessions.select_related("workspace").get(id=session_id)
     except Session.DoesNotExist:
         raise NotFoundError("Session not found") from None
+
+
+def job_workspace(job: Job) -> Workspace | None:
+    """The job's workspace, unless it was deleted meanwhile."""
+    return Workspace.objects.filter(project_id=job.project_id, id=job.resource_id).first()
+
+
+def job_session(job: Job) -> Session | None:
+    """The job's session: its id is the client's, unique only within the job's project."""
+    return (
+        Session.objects.select_related("workspace")
+        .filter(project_id=job.project_id, id=job.resource_id)
+        .first()
+    )
+
+
+def workspace_clone_token(workspace: Workspace) -> str:
+    """The project's `github` token, for private repositories on GitHub; never sent to another
+    host, which any member could name to collect it."""
+    url = urlsplit(workspace.path)
+    if url.scheme != "https" or url.hostname != urlsplit(settings.GITHUB_URL).hostname:
+        return ""
+    credential = Credential.objects.filter(
+        project_id=workspace.project_id, provider="github"
+    ).first()
+    return credential_access_token(credential=credential) if credential else ""

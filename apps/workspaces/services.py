@@ -27,6 +27,14 @@ from apps.workspaces.models import (
     Workspace,
     WorkspaceStatus,
 )
+from apps.workspaces.paths import workspace_clone_dir
+from apps.workspaces.transitions import (
+    COMMIT_TRANSITIONS,
+    SESSION_TRANSITIONS,
+    WORKSPACE_TRANSITIONS,
+    By,
+    transition_check,
+)
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 
 # Git URL forms: `scheme://...`, scp-like `user@host:path`, or a path on this server.
@@ -54,13 +62,15 @@ FOLDER_MOVED = (
     "changed); set the path again"
 )
 
-# Changes a client may ask for with PUT/PATCH; the rest are the jobs' to make.
-SESSION_TRANSITIONS = {
-    SessionStatus.READY: {SessionStatus.STOPPED},
-    SessionStatus.STOPPED: {SessionStatus.READY, SessionStatus.REINITIALIZING},
-    SessionStatus.ERROR: {SessionStatus.REINITIALIZING},
-}
 SESSION_NAME_LENGTH = 50
+# The job that entering a state starts: the state says the work is pending, the job does it.
+WORKSPACE_JOBS = {WorkspaceStatus.INITIALIZING: JobType.WORKSPACE_INIT}
+SESSION_JOBS = {
+    SessionStatus.INITIALIZING: JobType.SESSION_INIT,
+    SessionStatus.REINITIALIZING: JobType.SESSION_INIT,
+    SessionStatus.REMOVING: JobType.SESSION_DELETE,
+}
+COMMIT_JOBS = {CommitStatus.PENDING: JobType.SESSION_COMMIT}
 
 
 # --- Workspace sources -------------------------------------------------------------------------
@@ -254,18 +264,8 @@ def workspace_create(
         display_name=display_name or "",
         provider=provider_check(provider),
     )
-    workspace_announce(workspace)
-    workspace_init_enqueue(workspace)
+    workspace_entered(workspace)
     return workspace
-
-
-def workspace_init_enqueue(workspace: Workspace) -> None:
-    job_enqueue(
-        project_id=workspace.project_id,
-        type=JobType.WORKSPACE_INIT,
-        resource_type="workspace",
-        resource_id=str(workspace.id),
-    )
 
 
 @transaction.atomic
@@ -285,18 +285,11 @@ def workspace_update(*, workspace: Workspace, user: User, changes: dict[str, Any
         workspace.provider = provider_check(changes["provider"] or "")
     if source is not None:
         workspace.path, workspace.real_path = source.path, source.real_path
-        # The commit and work_dir were the old source's; workspace_init finds the new ones.
-        workspace.status = WorkspaceStatus.INITIALIZING
-        workspace.commit = workspace.work_dir = workspace.error_message = ""
     workspace.save()
     if source is not None:
-        workspace_announce(workspace)
-        workspace_init_enqueue(workspace)
+        # The commit and work_dir were the old source's; workspace_init finds the new ones.
+        workspace_transition(workspace, WorkspaceStatus.INITIALIZING, commit="", work_dir="")
     return workspace
-
-
-def workspace_clone_dir(workspace: Workspace) -> Path:
-    return Path(settings.WORKSPACE_DIR) / str(workspace.id)
 
 
 @transaction.atomic
@@ -316,23 +309,46 @@ def workspace_delete(*, workspace: Workspace, delete_files: bool = False) -> Non
         transaction.on_commit(lambda: shutil.rmtree(clone_dir, ignore_errors=True))
 
 
-def workspace_announce(workspace: Workspace) -> None:
+@transaction.atomic
+def workspace_transition(
+    workspace: Workspace,
+    to: WorkspaceStatus,
+    *,
+    reason: str = "",
+    commit: str | None = None,
+    work_dir: str | None = None,
+) -> None:
+    """The one writer of a workspace's status: checked against WORKSPACE_TRANSITIONS, saved,
+    announced, and the job of the new state queued. `reason` is the error an `error` state
+    shows; `commit` and `work_dir`, where given, are the repository it now stands on."""
+    transition_check(WORKSPACE_TRANSITIONS, WorkspaceStatus(workspace.status), to, by=By.SYSTEM)
+    workspace.status = to
+    workspace.error_message = reason if to == WorkspaceStatus.ERROR else ""
+    fields = ["status", "error_message", "updated_at"]
+    if commit is not None:
+        workspace.commit = commit
+        fields.append("commit")
+    if work_dir is not None:
+        workspace.work_dir = work_dir
+        fields.append("work_dir")
+    workspace.save(update_fields=fields)
+    workspace_entered(workspace)
+
+
+def workspace_entered(workspace: Workspace) -> None:
+    """A workspace (new, or saved in a new state) is announced, then its state's job queued."""
     project_event_record(
         project_id=workspace.project_id,
         event=WorkspaceUpdated(workspace_id=str(workspace.id), status=workspace.status),
     )
-
-
-@transaction.atomic
-def workspace_status_set(
-    *, workspace: Workspace, status: WorkspaceStatus, error_message: str = "", **fields: str
-) -> None:
-    workspace.status = status
-    workspace.error_message = error_message
-    for name, value in fields.items():
-        setattr(workspace, name, value)
-    workspace.save()
-    workspace_announce(workspace)
+    job = WORKSPACE_JOBS.get(WorkspaceStatus(workspace.status))
+    if job is not None:
+        job_enqueue(
+            project_id=workspace.project_id,
+            type=job,
+            resource_type="workspace",
+            resource_id=str(workspace.id),
+        )
 
 
 # --- Sessions ----------------------------------------------------------------------------------
@@ -344,15 +360,6 @@ def session_name_from(text: str) -> str:
     if not text:
         return "New Session"
     return text if len(text) <= SESSION_NAME_LENGTH else text[:SESSION_NAME_LENGTH] + "..."
-
-
-def session_announce(session: Session) -> None:
-    project_event_record(
-        project_id=session.project_id,
-        event=SessionUpdated(
-            session_id=session.id, status=session.status, commit_status=session.commit_status
-        ),
-    )
 
 
 @transaction.atomic
@@ -386,53 +393,40 @@ def session_create(
             )
     except IntegrityError:
         raise ConflictError("A session with this id already exists") from None
-    session_announce(session)
-    job_enqueue(
-        project_id=project.id,
-        type=JobType.SESSION_INIT,
-        resource_type="session",
-        resource_id=session.id,
-    )
+    session_entered(session, job=SESSION_JOBS.get(SessionStatus(session.status)))
     return session
 
 
 @transaction.atomic
 def session_update(*, session: Session, changes: dict[str, Any]) -> Session:
+    """Renames the session; a `status` is the client's request, allowed or not by
+    SESSION_TRANSITIONS (409)."""
     if "name" in changes:
         session.name = changes["name"]
     if "display_name" in changes:
         session.display_name = changes["display_name"] or ""
+    session.save()
     status = changes.get("status")
     if status is not None and status != session.status:
-        if status not in SESSION_TRANSITIONS.get(SessionStatus(session.status), set()):
-            raise ConflictError(f"Cannot change status from {session.status} to {status}")
-        session.status = status
-    session.save()
-    if status == SessionStatus.REINITIALIZING:
-        job_enqueue(
-            project_id=session.project_id,
-            type=JobType.SESSION_INIT,
-            resource_type="session",
-            resource_id=session.id,
-        )
-    if status is not None:
-        session_announce(session)
+        session_transition(session, SessionStatus(status), by=By.CLIENT)
     return session
 
 
 @transaction.atomic
 def session_delete(*, session: Session) -> None:
     """Marks the session `removing`; the session_delete job removes it."""
-    if session.status == SessionStatus.REMOVING:
-        return
-    session.status = SessionStatus.REMOVING
-    session.save(update_fields=["status", "updated_at"])
-    session_announce(session)
-    job_enqueue(
-        project_id=session.project_id,
-        type=JobType.SESSION_DELETE,
-        resource_type="session",
-        resource_id=session.id,
+    if session.status != SessionStatus.REMOVING:
+        session_transition(session, SessionStatus.REMOVING)
+
+
+@transaction.atomic
+def session_remove(*, session: Session) -> None:
+    """The end of a session: its row goes, and its stream says `removed`."""
+    project_id, session_id = session.project_id, session.id
+    session.delete()
+    project_event_record(
+        project_id=project_id,
+        event=SessionUpdated(session_id=session_id, status=SessionStatus.REMOVED),
     )
 
 
@@ -450,27 +444,79 @@ def session_commit_request(*, session: Session) -> Session:
         commit_queued.exists()
     ):
         raise ConflictError("A commit is already in progress for this session")
-    session.commit_status = CommitStatus.PENDING
-    session.commit_error = ""
-    session.base_commit = session.workspace.commit
-    session.save(update_fields=["commit_status", "commit_error", "base_commit", "updated_at"])
-    session_announce(session)
-    job_enqueue(
-        project_id=session.project_id,
-        type=JobType.SESSION_COMMIT,
-        resource_type="session",
-        resource_id=session.id,
-    )
+    session_commit_transition(session, CommitStatus.PENDING, base_commit=session.workspace.commit)
     return session
 
 
 @transaction.atomic
-def session_status_set(
-    *, session: Session, status: SessionStatus | None = None, **fields: str
+def session_transition(
+    session: Session,
+    to: SessionStatus,
+    *,
+    by: By = By.SYSTEM,
+    reason: str = "",
+    workspace_path: str | None = None,
+    workspace_commit: str | None = None,
 ) -> None:
-    if status is not None:
-        session.status = status
-    for name, value in fields.items():
-        setattr(session, name, value)
-    session.save()
-    session_announce(session)
+    """The one writer of a session's status: checked against SESSION_TRANSITIONS for `by`,
+    saved, announced, and the job of the new state queued. `reason` is the error an `error`
+    state shows; `workspace_path` and `workspace_commit`, where given, are its working copy."""
+    transition_check(SESSION_TRANSITIONS, SessionStatus(session.status), to, by=by)
+    session.status = to
+    session.error_message = reason if to == SessionStatus.ERROR else ""
+    fields = ["status", "error_message", "updated_at"]
+    if workspace_path is not None:
+        session.workspace_path = workspace_path
+        fields.append("workspace_path")
+    if workspace_commit is not None:
+        session.workspace_commit = workspace_commit
+        fields.append("workspace_commit")
+    session.save(update_fields=fields)
+    session_entered(session, job=SESSION_JOBS.get(to))
+
+
+@transaction.atomic
+def session_commit_transition(
+    session: Session,
+    to: CommitStatus,
+    *,
+    reason: str = "",
+    base_commit: str | None = None,
+    applied_commit: str | None = None,
+    workspace_commit: str | None = None,
+) -> None:
+    """The one writer of a session's commit status, as `session_transition` is of its status:
+    `base_commit` is the workspace commit a requested commit starts from, `applied_commit` the
+    one it made there, `workspace_commit` how far the working copy is in the workspace now."""
+    transition_check(COMMIT_TRANSITIONS, CommitStatus(session.commit_status), to, by=By.SYSTEM)
+    session.commit_status = to
+    session.commit_error = reason if to == CommitStatus.FAILED else ""
+    fields = ["commit_status", "commit_error", "updated_at"]
+    if base_commit is not None:
+        session.base_commit = base_commit
+        fields.append("base_commit")
+    if applied_commit is not None:
+        session.applied_commit = applied_commit
+        fields.append("applied_commit")
+    if workspace_commit is not None:
+        session.workspace_commit = workspace_commit
+        fields.append("workspace_commit")
+    session.save(update_fields=fields)
+    session_entered(session, job=COMMIT_JOBS.get(to))
+
+
+def session_entered(session: Session, *, job: JobType | None) -> None:
+    """A session (new, or saved in a new state) is announced, then `job` queued."""
+    project_event_record(
+        project_id=session.project_id,
+        event=SessionUpdated(
+            session_id=session.id, status=session.status, commit_status=session.commit_status
+        ),
+    )
+    if job is not None:
+        job_enqueue(
+            project_id=session.project_id,
+            type=job,
+            resource_type="session",
+            resource_id=session.id,
+        )

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
 
 import pygit2
-from django.conf import settings
 from django.db import transaction
 
-from apps.credentials.models import Credential
-from apps.credentials.services import credential_access_token
-from apps.gitops.provider import SESSION_BRANCH_PREFIX, Author, GitError, git_provider
-from apps.projects.events import SessionUpdated
+from apps.gitops.provider import GitError, git_provider
 from apps.projects.jobs import JobDeferred, JobFailed, job_handler
 from apps.projects.models import Job, JobType
-from apps.projects.services import project_event_record
+from apps.workspaces.git import server_author
 from apps.workspaces.models import (
     CommitStatus,
     Session,
@@ -25,66 +23,47 @@ from apps.workspaces.models import (
     Workspace,
     WorkspaceStatus,
 )
+from apps.workspaces.paths import session_branch, session_dir, workspace_clone_dir
+from apps.workspaces.selectors import job_session, job_workspace, workspace_clone_token
 from apps.workspaces.services import (
     folder_is_repository,
-    session_status_set,
-    workspace_clone_dir,
+    session_commit_transition,
+    session_remove,
+    session_transition,
     workspace_source_recheck,
-    workspace_status_set,
+    workspace_transition,
 )
+from apps.workspaces.transitions import IllegalTransition
 from discobot.errors import ApplicationError, ConflictError
 
-
-def server_author() -> Author:
-    return Author(settings.GIT_AUTHOR_NAME, settings.GIT_AUTHOR_EMAIL)
-
-
-def session_dir(session: Session) -> Path:
-    """The session's working copy: where it was made, else SESSIONS_DIR/<uuid>, apart from any
-    other project's session of the same id and from a later session that reuses the id."""
-    if session.workspace_path:
-        return Path(session.workspace_path)
-    return Path(settings.SESSIONS_DIR) / str(session.uuid)
+Resource = TypeVar("Resource", Workspace, Session)
+WAITING_FOR_WORKING_COPY = (SessionStatus.INITIALIZING, SessionStatus.REINITIALIZING)
 
 
-def session_of(job: Job) -> Session | None:
-    """The job's session: its id is the client's, unique only within the job's project."""
-    return (
-        Session.objects.select_related("workspace")
-        .filter(project_id=job.project_id, id=job.resource_id)
-        .first()
-    )
+def job_failure(
+    find: Callable[[Job], Resource | None], transition: Callable[..., None], error_state: Any
+) -> Callable[[Job], None]:
+    """An `on_failure` handler: the job's resource, if it is still there, moves to
+    `error_state` with the job's error. One that moved on meanwhile (deleted, removing, set up
+    again) stays as it is: the failure is no longer its news."""
+
+    def failed(job: Job) -> None:
+        resource = find(job)
+        if resource is not None:
+            with suppress(IllegalTransition):
+                transition(resource, error_state, reason=job.error)
+
+    return failed
 
 
-def session_branch(session_id: str) -> str:
-    return f"{SESSION_BRANCH_PREFIX}{session_id}"
-
-
-def clone_token(workspace: Workspace) -> str:
-    """The project's `github` token, for private repositories on GitHub; never sent to another
-    host, which any member could name to collect it."""
-    url = urlsplit(workspace.path)
-    if url.scheme != "https" or url.hostname != urlsplit(settings.GITHUB_URL).hostname:
-        return ""
-    credential = Credential.objects.filter(
-        project_id=workspace.project_id, provider="github"
-    ).first()
-    return credential_access_token(credential=credential) if credential else ""
-
-
-def workspace_init_failed(job: Job) -> None:
-    workspace = Workspace.objects.filter(id=job.resource_id).first()
-    if workspace is not None:
-        workspace_status_set(
-            workspace=workspace, status=WorkspaceStatus.ERROR, error_message=job.error
-        )
-
-
-@job_handler(JobType.WORKSPACE_INIT, on_failure=workspace_init_failed)
+@job_handler(
+    JobType.WORKSPACE_INIT,
+    on_failure=job_failure(job_workspace, workspace_transition, WorkspaceStatus.ERROR),
+)
 def workspace_init(job: Job) -> None:
     """A local folder is used in place (made a repository if asked); a git URL is cloned. The
     source is checked again first: the server's rules may have changed since it was added."""
-    workspace = Workspace.objects.filter(id=job.resource_id).first()
+    workspace = job_workspace(job)
     if workspace is None:
         return  # deleted meanwhile
     try:
@@ -94,7 +73,7 @@ def workspace_init(job: Job) -> None:
             return
     except ApplicationError as error:
         raise JobFailed(error.message) from None  # trying again cannot help
-    workspace_status_set(workspace=workspace, status=WorkspaceStatus.CLONING)
+    workspace_transition(workspace, WorkspaceStatus.CLONING)
     target = workspace_clone_dir(workspace)
     shutil.rmtree(target, ignore_errors=True)  # what an interrupted attempt left behind
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -102,14 +81,12 @@ def workspace_init(job: Job) -> None:
     url = str(source.folder) if source.folder is not None else workspace.path
     try:
         commit = git_provider().clone(
-            url, target, token=clone_token(workspace), owner=workspace.project_id
+            url, target, token=workspace_clone_token(workspace), owner=workspace.project_id
         )
     except (pygit2.GitError, ValueError, KeyError) as error:
         shutil.rmtree(target, ignore_errors=True)
         raise RuntimeError(f"Could not clone {workspace.path}: {error}") from error
-    workspace_status_set(
-        workspace=workspace, status=WorkspaceStatus.READY, commit=commit, work_dir=str(target)
-    )
+    workspace_transition(workspace, WorkspaceStatus.READY, commit=commit, work_dir=str(target))
 
 
 def workspace_folder_init(workspace: Workspace, folder: Path) -> None:
@@ -120,26 +97,23 @@ def workspace_folder_init(workspace: Workspace, folder: Path) -> None:
     if not is_repository and workspace.init_git:
         git.init(folder, author=server_author())
         is_repository = True
-    workspace_status_set(
-        workspace=workspace,
-        status=WorkspaceStatus.READY,
+    workspace_transition(
+        workspace,
+        WorkspaceStatus.READY,
         commit=git.head(folder) if is_repository else "",
         work_dir=str(folder) if is_repository else "",
     )
 
 
-def session_init_failed(job: Job) -> None:
-    session = session_of(job)
-    if session is not None:
-        session_status_set(session=session, status=SessionStatus.ERROR, error_message=job.error)
-
-
-@job_handler(JobType.SESSION_INIT, on_failure=session_init_failed)
+@job_handler(
+    JobType.SESSION_INIT,
+    on_failure=job_failure(job_session, session_transition, SessionStatus.ERROR),
+)
 def session_init(job: Job) -> None:
     """Waits for the workspace, then gives the session its own working copy on its branch."""
-    session = session_of(job)
-    if session is None or session.status == SessionStatus.REMOVING:
-        return
+    session = job_session(job)
+    if session is None or session.status not in WAITING_FOR_WORKING_COPY:
+        return  # deleted, being removed, or set up by an earlier attempt
     workspace = session.workspace
     if workspace.status == WorkspaceStatus.ERROR:
         raise JobFailed(f"Workspace is not usable: {workspace.error_message}")
@@ -154,13 +128,12 @@ def session_init(job: Job) -> None:
         git_provider().working_copy(
             Path(workspace.work_dir),
             target,
-            branch=session_branch(session.id),
+            branch=session_branch(session),
             commit=workspace.commit,
         )
-    session_status_set(
-        session=session,
-        status=SessionStatus.READY,
-        error_message="",
+    session_transition(
+        session,
+        SessionStatus.READY,
         workspace_path=str(target),
         workspace_commit=workspace.commit,
     )
@@ -168,42 +141,32 @@ def session_init(job: Job) -> None:
 
 @job_handler(JobType.SESSION_DELETE)
 def session_delete(job: Job) -> None:
-    session = session_of(job)
+    session = job_session(job)
     if session is None:
         return
     # The files first: an attempt cut short after them finds the row and finishes the job.
     shutil.rmtree(session_dir(session), ignore_errors=True)
-    with transaction.atomic():
-        session.delete()
-        project_event_record(
-            project_id=job.project_id,
-            event=SessionUpdated(session_id=job.resource_id, status=SessionStatus.REMOVED),
-        )
+    session_remove(session=session)
 
 
-def session_commit_failed(job: Job) -> None:
-    session = session_of(job)
-    if session is not None:
-        session_status_set(
-            session=session, commit_status=CommitStatus.FAILED, commit_error=job.error
-        )
-
-
-@job_handler(JobType.SESSION_COMMIT, on_failure=session_commit_failed)
+@job_handler(
+    JobType.SESSION_COMMIT,
+    on_failure=job_failure(job_session, session_commit_transition, CommitStatus.FAILED),
+)
 def session_commit(job: Job) -> None:
     """Commits the session's changes on its branch and replays them onto the workspace."""
-    session = session_of(job)
+    session = job_session(job)
     if session is None:
         return
     if not session.workspace_path:
         raise JobFailed("This session has no working copy yet")
-    session_status_set(session=session, commit_status=CommitStatus.COMMITTING)
+    session_commit_transition(session, CommitStatus.COMMITTING)
     git = git_provider()
     workspace = session.workspace
     try:
         applied = git.apply_branch(
             Path(session.workspace_path),
-            branch=session_branch(session.id),
+            branch=session_branch(session),
             base=session.workspace_commit,
             target=Path(workspace.work_dir),
             author=server_author(),
@@ -213,12 +176,11 @@ def session_commit(job: Job) -> None:
         raise JobFailed(error.message) from None
     session_tip = git.head(Path(session.workspace_path))
     with transaction.atomic():
-        session_status_set(
-            session=session,
-            commit_status=CommitStatus.COMPLETED,
-            commit_error="",
+        session_commit_transition(
+            session,
+            CommitStatus.COMPLETED,
             applied_commit=applied,
             # The working copy's changes up to here are in the workspace now.
             workspace_commit=session_tip,
         )
-        workspace_status_set(workspace=workspace, status=WorkspaceStatus.READY, commit=applied)
+        workspace_transition(workspace, WorkspaceStatus.READY, commit=applied)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from apps.projects.models import ProjectEvent
+from apps.workspaces.models import Workspace
 from tests.gitops.conftest import git
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +99,55 @@ def test_unsafe_paths_are_refused(client, git_url, path):
 
 def test_another_projects_workspace_git_is_404(client_for, outsider, git_url):
     assert client_for(outsider).get(f"{git_url}/status").status_code == 404
+
+
+class TestWritesAreAnnounced:
+    """A commit, a checkout or a file write moves the workspace's recorded HEAD and tells the
+    project's stream, as every other change of a workspace does."""
+
+    def workspace_events(self, project) -> list[dict]:
+        return [
+            event.data
+            for event in ProjectEvent.objects.filter(
+                project=project, type="workspace_updated"
+            ).order_by("seq")
+        ]
+
+    def test_a_commit(self, client, base, workspace, git_url, repo, project):
+        before = self.workspace_events(project)
+        (repo / "README.md").write_text("edited\n")
+
+        committed = client.post(f"{git_url}/commit", {"message": "m", "all": True}, format="json")
+
+        head = git(repo, "rev-parse", "HEAD")
+        assert committed.json()["commit"] == head
+        assert client.get(f"{base}/workspaces/{workspace['id']}").json()["commit"] == head
+        assert self.workspace_events(project)[len(before) :] == [
+            {"workspaceId": workspace["id"], "status": "ready"}
+        ]
+
+    def test_a_checkout(self, client, base, workspace, git_url, repo, project):
+        git(repo, "branch", "feature", "HEAD~1")
+        before = self.workspace_events(project)
+
+        client.post(f"{git_url}/checkout", {"ref": "feature"}, format="json")
+
+        assert Workspace.objects.get(id=workspace["id"]).commit == git(repo, "rev-parse", "HEAD")
+        assert len(self.workspace_events(project)) == len(before) + 1
+
+    def test_a_file_write(self, client, workspace, git_url, project):
+        before = self.workspace_events(project)
+
+        client.post(f"{git_url}/file", {"path": "notes.md", "content": "n\n"}, format="json")
+
+        assert len(self.workspace_events(project)) == len(before) + 1
+
+    def test_reads_and_refused_writes_are_not(self, client, workspace, git_url, project):
+        before = self.workspace_events(project)
+
+        client.get(f"{git_url}/status")
+        client.get(f"{git_url}/log")
+        client.post(f"{git_url}/commit", {"message": "nothing staged"}, format="json")
+        client.post(f"{git_url}/checkout", {"ref": "nope"}, format="json")
+
+        assert self.workspace_events(project) == before

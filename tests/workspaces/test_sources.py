@@ -13,7 +13,7 @@ import pytest
 from apps.credentials.services import credential_api_key_store
 from apps.projects.models import Job, Role
 from apps.workspaces.models import Workspace
-from apps.workspaces.tasks import clone_token
+from apps.workspaces.selectors import workspace_clone_token
 from tests.jobs import run_jobs
 from tests.projects.factories import MemberFactory
 from tests.servers import clean_environment, manage
@@ -429,7 +429,7 @@ class TestCloneToken:
     def test_it_is_sent_to_github_only(self, project, github_token, url, sent):
         workspace = WorkspaceFactory.create(project=project, source_type="git", path=url)
 
-        assert clone_token(workspace) == (github_token if sent else "")
+        assert workspace_clone_token(workspace) == (github_token if sent else "")
 
 
 class TestTheJobChecksAgain:

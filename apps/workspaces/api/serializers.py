@@ -13,7 +13,7 @@ from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictS
 
 
 @extend_schema_serializer(component_name="Session")
-class SessionOutputSerializer(serializers.ModelSerializer):
+class SessionOutputSerializer(serializers.ModelSerializer[Session]):
     projectId = serializers.CharField(source="project_id")
     displayName = BlankAsNullField(source="display_name")
     timestamp = serializers.DateTimeField(source="updated_at")
@@ -55,7 +55,7 @@ class SessionOutputSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="Workspace")
-class WorkspaceOutputSerializer(serializers.ModelSerializer):
+class WorkspaceOutputSerializer(serializers.ModelSerializer[Workspace]):
     displayName = BlankAsNullField(source="display_name")
     sourceType = serializers.CharField(source="source_type")
     errorMessage = BlankAsNullField(source="error_message")
@@ -144,7 +144,7 @@ class WorkspaceUpdateSerializer(StrictSerializer):
     provider = sandbox_provider_field(allow_null=True)
 
 
-class WorkspaceDeleteQuerySerializer(serializers.Serializer):
+class WorkspaceDeleteQuerySerializer(serializers.Serializer[Any]):
     deleteFiles = QueryBooleanField(
         source="delete_files",
         default=False,

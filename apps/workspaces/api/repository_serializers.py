@@ -1,5 +1,6 @@
-"""Requests and answers of the files and git endpoints. The fields state the server's rules
-(patterns, lengths, enums), so that the published schema accepts exactly what the server does."""
+"""Requests and answers of the session files and workspace git endpoints. The fields state the
+server's rules (patterns, lengths, enums), so that the published schema accepts exactly what the
+server does."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from rest_framework import serializers
 from apps.gitops.files import SEARCH_LIMIT_MAX
 from apps.gitops.paths import FILE_PATTERN, FOLDER_PATTERN, PATH_MAX_CHARS, UnsafePath, path_parts
 from apps.gitops.provider import REVISION_MAX_LENGTH, REVISION_PATTERN, GitError, revision_check
+from apps.workspaces.git import LOG_LIMIT_MAX
+from discobot.api.fields import JsonBooleanField
 from discobot.api.serializers import StrictSerializer
 
 ENCODINGS = ["utf8", "base64"]
 CHANGE_STATUSES = ["added", "modified", "deleted", "renamed"]
-LOG_LIMIT_MAX = 500
 STAGE_PATHS_MAX = 1000
 
 
@@ -77,15 +79,6 @@ class AnyTextField(StringOnlyField):
         ]
 
 
-class JsonBooleanField(serializers.BooleanField):
-    """`true` or `false` in a JSON body; DRF would also take "yes", 1 or "on"."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
-
-
 # --- Request bodies ------------------------------------------------------------------------------
 
 
@@ -129,22 +122,22 @@ class CommitSerializer(StrictSerializer):
 # --- Query parameters ----------------------------------------------------------------------------
 
 
-class FolderQuerySerializer(serializers.Serializer):
+class FolderQuerySerializer(serializers.Serializer[Any]):
     path = RepositoryPathField(root_allowed=True, default=".")
     hidden = serializers.BooleanField(default=False)
 
 
-class FileQuerySerializer(serializers.Serializer):
+class FileQuerySerializer(serializers.Serializer[Any]):
     path = RepositoryPathField()
     fromBase = serializers.BooleanField(source="from_base", default=False)
 
 
-class SearchQuerySerializer(serializers.Serializer):
+class SearchQuerySerializer(serializers.Serializer[Any]):
     q = AnyTextField(max_length=500)
     limit = serializers.IntegerField(min_value=1, max_value=SEARCH_LIMIT_MAX, default=50)
 
 
-class SessionDiffQuerySerializer(serializers.Serializer):
+class SessionDiffQuerySerializer(serializers.Serializer[Any]):
     path = RepositoryPathField(
         required=False, help_text="One file's change (`format` does not apply then)"
     )
@@ -153,12 +146,12 @@ class SessionDiffQuerySerializer(serializers.Serializer):
     )
 
 
-class GitDiffQuerySerializer(serializers.Serializer):
+class GitDiffQuerySerializer(serializers.Serializer[Any]):
     base = RevisionField(required=False, allow_blank=True, help_text="Default HEAD")
     target = RevisionField(required=False, allow_blank=True, help_text="Default: the work tree")
 
 
-class RefQuerySerializer(serializers.Serializer):
+class RefQuerySerializer(serializers.Serializer[Any]):
     ref = RevisionField(required=False, allow_blank=True, help_text="Default HEAD")
 
 
@@ -173,49 +166,49 @@ class LogQuerySerializer(RefQuerySerializer):
 # --- Answers -------------------------------------------------------------------------------------
 
 
-class FolderEntrySerializer(serializers.Serializer):
+class FolderEntrySerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=["file", "directory"])
     size = serializers.IntegerField(required=False, help_text="Files only")
 
 
-class FolderListingSerializer(serializers.Serializer):
+class FolderListingSerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
     entries = FolderEntrySerializer(many=True)
 
 
-class FileContentSerializer(serializers.Serializer):
+class FileContentSerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
     content = serializers.CharField()
     encoding = serializers.ChoiceField(choices=ENCODINGS)
     size = serializers.IntegerField()
 
 
-class FileWrittenSerializer(serializers.Serializer):
+class FileWrittenSerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
     size = serializers.IntegerField()
 
 
-class FileDeletedSerializer(serializers.Serializer):
+class FileDeletedSerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
     type = serializers.ChoiceField(choices=["file", "directory"])
 
 
-class FileRenamedSerializer(serializers.Serializer):
+class FileRenamedSerializer(serializers.Serializer[Any]):
     oldPath = serializers.CharField()
     newPath = serializers.CharField()
 
 
-class SearchResultSerializer(serializers.Serializer):
+class SearchResultSerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
     score = serializers.IntegerField(help_text="Lower is better")
 
 
-class SearchResultsSerializer(serializers.Serializer):
+class SearchResultsSerializer(serializers.Serializer[Any]):
     results = SearchResultSerializer(many=True)
 
 
-class FileChangeSerializer(serializers.Serializer):
+class FileChangeSerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
     # `unchanged` only in the answer about one path (`diff?path=`).
     status = serializers.ChoiceField(choices=[*CHANGE_STATUSES, "unchanged"])
@@ -226,24 +219,24 @@ class FileChangeSerializer(serializers.Serializer):
     patch = serializers.CharField(allow_null=True)
 
 
-class FileChangeSummarySerializer(serializers.Serializer):
+class FileChangeSummarySerializer(serializers.Serializer[Any]):
     path = serializers.CharField()
     status = serializers.ChoiceField(choices=CHANGE_STATUSES)
     oldPath = serializers.CharField(source="old_path", allow_null=True)
 
 
-class DiffStatsSerializer(serializers.Serializer):
+class DiffStatsSerializer(serializers.Serializer[Any]):
     filesChanged = serializers.IntegerField()
     additions = serializers.IntegerField()
     deletions = serializers.IntegerField()
 
 
-class DiffSerializer(serializers.Serializer):
+class DiffSerializer(serializers.Serializer[Any]):
     files = FileChangeSerializer(many=True)
     stats = DiffStatsSerializer()
 
 
-class DiffSummarySerializer(serializers.Serializer):
+class DiffSummarySerializer(serializers.Serializer[Any]):
     files = FileChangeSummarySerializer(many=True)
     stats = DiffStatsSerializer()
 
@@ -257,36 +250,36 @@ class SessionDiffFileSerializer(FileChangeSummarySerializer):
     patch = serializers.CharField(required=False, allow_null=True)
 
 
-class SessionDiffSerializer(serializers.Serializer):
+class SessionDiffSerializer(serializers.Serializer[Any]):
     """For the schema: every change, with details unless `format=files`."""
 
     files = SessionDiffFileSerializer(many=True)
     stats = DiffStatsSerializer()
 
 
-class GitStatusSerializer(serializers.Serializer):
+class GitStatusSerializer(serializers.Serializer[Any]):
     branch = serializers.CharField(allow_null=True)
     commit = serializers.CharField()
     files = serializers.DictField(child=serializers.CharField())
 
 
-class BranchSerializer(serializers.Serializer):
+class BranchSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     commit = serializers.CharField()
     current = serializers.BooleanField()
     remote = serializers.BooleanField()
 
 
-class BranchesSerializer(serializers.Serializer):
+class BranchesSerializer(serializers.Serializer[Any]):
     branches = BranchSerializer(many=True)
 
 
-class TreeFilesSerializer(serializers.Serializer):
+class TreeFilesSerializer(serializers.Serializer[Any]):
     ref = serializers.CharField()
     files = serializers.ListField(child=serializers.CharField())
 
 
-class CommitInfoSerializer(serializers.Serializer):
+class CommitInfoSerializer(serializers.Serializer[Any]):
     sha = serializers.CharField()
     message = serializers.CharField()
     authorName = serializers.CharField()
@@ -295,9 +288,9 @@ class CommitInfoSerializer(serializers.Serializer):
     parents = serializers.ListField(child=serializers.CharField())
 
 
-class GitLogSerializer(serializers.Serializer):
+class GitLogSerializer(serializers.Serializer[Any]):
     commits = CommitInfoSerializer(many=True)
 
 
-class CommitResultSerializer(serializers.Serializer):
+class CommitResultSerializer(serializers.Serializer[Any]):
     commit = serializers.CharField()

@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
-from apps.projects.models import Job, Project, ProjectEvent, ProjectInvitation, ProjectMember
+from apps.projects.models import Project, ProjectEvent, ProjectInvitation, ProjectMember
 
 
-class ProjectMemberInline(admin.TabularInline):
+class ProjectMemberInline(admin.TabularInline[ProjectMember, Project]):
     model = ProjectMember
     fk_name = "project"
     extra = 0
@@ -14,7 +14,7 @@ class ProjectMemberInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(admin.ModelAdmin[Project]):
     list_display = ("name", "slug", "id", "created_at", "updated_at")
     search_fields = ("name", "slug", "id")
     readonly_fields = ("id", "last_event_seq", "created_at", "updated_at")
@@ -22,7 +22,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectMember)
-class ProjectMemberAdmin(admin.ModelAdmin):
+class ProjectMemberAdmin(admin.ModelAdmin[ProjectMember]):
     list_display = ("user", "project", "role", "accepted_at", "created_at")
     list_filter = ("role",)
     search_fields = ("user__email", "user__name", "project__name", "project__slug")
@@ -32,7 +32,7 @@ class ProjectMemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectInvitation)
-class ProjectInvitationAdmin(admin.ModelAdmin):
+class ProjectInvitationAdmin(admin.ModelAdmin[ProjectInvitation]):
     # token_hash is left out on purpose: it is a credential's fingerprint, not for display.
     list_display = ("email", "project", "role", "expires_at", "created_at")
     list_filter = ("role",)
@@ -47,7 +47,7 @@ class ProjectInvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectEvent)
-class ProjectEventAdmin(admin.ModelAdmin):
+class ProjectEventAdmin(admin.ModelAdmin[ProjectEvent]):
     list_display = ("project", "seq", "type", "created_at")
     list_filter = ("type",)
     search_fields = ("project__name", "project__id", "type")
@@ -59,31 +59,3 @@ class ProjectEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
-
-
-@admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
-    list_display = ("type", "resource_id", "project", "status", "attempts", "created_at")
-    list_filter = ("status", "type")
-    search_fields = ("resource_id", "project__name", "error")
-    list_select_related = ("project",)
-    readonly_fields = (
-        "id",
-        "project",
-        "type",
-        "resource_type",
-        "resource_id",
-        "status",
-        "attempts",
-        "max_attempts",
-        "error",
-        "run_after",
-        "lease_expires_at",
-        "worker_id",
-        "created_at",
-        "started_at",
-        "finished_at",
-    )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # jobs are created by the services that need them

@@ -10,15 +10,16 @@ import pygit2
 from django.conf import settings
 from django.db import transaction
 
+from apps.core.jobs import JobDeferred, JobFailed, job_handler
+from apps.core.models import Job
 from apps.credentials.models import Credential
 from apps.credentials.services import credential_access_token
 from apps.gitops.provider import SESSION_BRANCH_PREFIX, Author, GitError, git_provider
 from apps.projects.events import SessionUpdated
-from apps.projects.jobs import JobDeferred, JobFailed, job_handler
-from apps.projects.models import Job, JobType
 from apps.projects.services import project_event_record
 from apps.workspaces.models import (
     CommitStatus,
+    JobType,
     Session,
     SessionStatus,
     SourceType,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.projects.jobs import job_run
-from apps.projects.models import Job, JobStatus
+from apps.core.jobs import job_run
+from apps.core.models import Job, JobStatus
 
 
 def run_jobs(max_rounds: int = 20) -> int:

@@ -240,7 +240,8 @@ def schema_file(server: Server, token: str, path: Path) -> Path:
     request = urllib.request.Request(
         f"{server.base_url}/api/openapi.json", headers={"Authorization": f"Bearer {token}"}
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    # Generous: a loaded machine may take a while to render the whole schema the first time.
+    with urllib.request.urlopen(request, timeout=300) as response:
         path.write_bytes(response.read())
     return path
 

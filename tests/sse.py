@@ -30,7 +30,8 @@ class EventStreamClient:
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
-        self.connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+        # Generous: a loaded machine may take its time to answer (speeds belong in bench/).
+        self.connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         self.connection.request(
             "GET", path, headers={"Accept": "text/event-stream", **self.headers}
@@ -53,7 +54,7 @@ class EventStreamClient:
         finally:
             self.lines.put(None)
 
-    def next(self, timeout: float = 10) -> ServerEvent | None:
+    def next(self, timeout: float = 60) -> ServerEvent | None:
         """The next event, or None if none came within `timeout` seconds (or the stream ended)."""
         deadline = time.monotonic() + timeout
         while not self.ended:
@@ -79,14 +80,14 @@ class EventStreamClient:
                 )
         return None
 
-    def take(self, timeout: float = 10) -> ServerEvent:
+    def take(self, timeout: float = 60) -> ServerEvent:
         """The next event, which must come within `timeout` seconds."""
         event = self.next(timeout)
         assert event is not None, "no event arrived"
         return event
 
     def collect(
-        self, until: Callable[[ServerEvent], bool], timeout: float = 20
+        self, until: Callable[[ServerEvent], bool], timeout: float = 60
     ) -> list[ServerEvent]:
         """Events up to and including the first one for which `until` is true."""
         events: list[ServerEvent] = []

@@ -4,7 +4,7 @@ from apps.chat.models import Message
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(admin.ModelAdmin[Message]):
     list_display = ("message_id", "session", "role", "created_at")
     list_filter = ("role",)
     search_fields = ("session__id", "message_id")

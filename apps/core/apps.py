@@ -7,3 +7,7 @@ class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the readiness check that a worker is taking jobs, for /readyz.
+        from apps.core import jobs  # noqa: F401

@@ -407,7 +407,7 @@ class LocalGitProvider:
             commit = resolve_commit(repo, ref if branch or not remote_branch else f"origin/{ref}")
             before = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit).tree
             try:
-                repo.checkout_tree(commit.tree)
+                repo.checkout_tree(commit.tree)  # type: ignore[no-untyped-call]  # pygit2
             except pygit2.GitError as error:
                 raise ConflictError(f"Checkout would overwrite local changes: {error}") from None
             links_neutralise(repo, links_written(before, commit.tree))
@@ -644,7 +644,7 @@ class LocalGitProvider:
                 current = repo[new_id].peel(pygit2.Commit)
             if to_apply:
                 try:
-                    repo.checkout_tree(current.tree)
+                    repo.checkout_tree(current.tree)  # type: ignore[no-untyped-call]  # pygit2
                 except pygit2.GitError as error:
                     raise ConflictError(
                         f"The workspace has uncommitted changes in the way: {error}"

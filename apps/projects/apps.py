@@ -6,5 +6,7 @@ class ProjectsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the job handlers' readiness check (a worker is taking jobs) for /readyz.
-        from apps.projects import jobs  # noqa: F401
+        from apps.core.jobs import job_finished
+        from apps.projects.receivers import job_finished_announce
+
+        job_finished.connect(job_finished_announce, dispatch_uid="projects.job_completed")

@@ -1,4 +1,5 @@
-"""The events a project's stream carries (contract §6), each declared once with its payload.
+"""The events a project's stream carries (contract §6), each declared once with its payload,
+and the log they are kept in.
 
 Writers build one of these and hand it to `project_event_record`; the stream sends `data()`.
 """
@@ -6,7 +7,10 @@ Writers build one of these and hand it to `project_event_record`; the stream sen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, NotRequired, TypedDict
+from typing import Any, ClassVar, NotRequired, TypedDict
+
+from apps.core.streams import sse_frame
+from apps.projects.models import Project, ProjectEvent
 
 
 class WorkspaceUpdatedData(TypedDict):
@@ -84,3 +88,49 @@ class JobCompleted:
 
 ProjectEventData = WorkspaceUpdated | SessionUpdated | JobCompleted
 EVENT_TYPES = tuple(kind.type for kind in (WorkspaceUpdated, SessionUpdated, JobCompleted))
+
+
+def event_payload(event: ProjectEvent) -> dict[str, Any]:
+    return {
+        "id": str(event.id),
+        "seq": event.seq,
+        "type": event.type,
+        "timestamp": event.created_at.isoformat(),
+        "data": event.data,
+    }
+
+
+@dataclass(frozen=True)
+class ProjectEventLog:
+    """A project's events as the durable log its event streams follow (`apps.core.streams`)."""
+
+    project_id: str
+
+    @property
+    def group(self) -> str:
+        return project_events_group(self.project_id)
+
+    def after(self, seq: int, limit: int) -> list[ProjectEvent]:
+        return list(
+            ProjectEvent.objects.filter(project_id=self.project_id, seq__gt=seq).order_by("seq")[
+                :limit
+            ]
+        )
+
+    def last_seq(self) -> int | None:
+        return (
+            Project.objects.filter(id=self.project_id)
+            .values_list("last_event_seq", flat=True)
+            .first()
+        )
+
+    def seq_of(self, entry: ProjectEvent) -> int:
+        return entry.seq
+
+    def frame(self, entry: ProjectEvent) -> str:
+        return sse_frame(entry.type, event_payload(entry), entry.seq)
+
+
+def project_events_group(project_id: str) -> str:
+    """The channel-layer group a project's event streams listen on."""
+    return f"project-events.{project_id}"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
@@ -8,14 +7,13 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.projects.events import ProjectEventData
+from apps.core.streams import stream_wake
+from apps.projects.events import ProjectEventData, project_events_group
 from apps.projects.models import (
     LOCAL_PROJECT_ID,
     Project,
@@ -30,7 +28,6 @@ from discobot.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from discobot.outages import DependencyOutage
 
 logger = logging.getLogger(__name__)
 
@@ -139,14 +136,9 @@ def invitation_accept(*, project_id: str, token: str, user: User) -> ProjectMemb
     return member
 
 
-def project_events_group(project_id: str) -> str:
-    """The channel-layer group a project's event streams listen on."""
-    return f"project-events.{project_id}"
-
-
 @transaction.atomic
 def project_event_record(*, project_id: str, event: ProjectEventData) -> ProjectEvent:
-    """Appends the event to the project's stream with the next `seq`, and wakes its listeners.
+    """Appends the event to the project's log with the next `seq`, and wakes its streams.
 
     The UPDATE holds the project row's lock until commit, so a project's events commit in `seq`
     order: a reader resuming after seq N can never later see a smaller seq appear.
@@ -156,36 +148,6 @@ def project_event_record(*, project_id: str, event: ProjectEventData) -> Project
     recorded = ProjectEvent.objects.create(
         project_id=project_id, seq=seq, type=event.type, data=event.data()
     )
-    transaction.on_commit(lambda: project_events_wake(project_id=project_id, seq=seq))
+    group = project_events_group(project_id)
+    transaction.on_commit(lambda: stream_wake(group=group, seq=seq))
     return recorded
-
-
-CHANNEL_LAYER_OUTAGE = DependencyOutage(
-    "channel layer", "event streams poll the event table until it is back"
-)
-# A wake-up is a hint (streams also poll), so a layer that hangs must not hold up the write.
-WAKE_TIMEOUT_SECONDS = 2.0
-
-
-def project_events_wake(*, project_id: str, seq: int) -> None:
-    """Tells the project's open streams (in any process, with Redis) that `seq` is committed.
-
-    It runs after the commit: failing here would turn a write that happened into an error (and
-    a client's retry into a duplicate), so a layer that is down is logged and otherwise ignored.
-    """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": "project.event", "seq": seq}
-
-    async def send() -> None:
-        await asyncio.wait_for(
-            layer.group_send(project_events_group(project_id), message), WAKE_TIMEOUT_SECONDS
-        )
-
-    try:
-        async_to_sync(send)()
-    except Exception as error:  # whatever the layer's client raises (Redis down, timeout)
-        CHANNEL_LAYER_OUTAGE.failed(error)
-    else:
-        CHANNEL_LAYER_OUTAGE.recovered()

@@ -12,6 +12,13 @@ from discobot.models import TimestampedModel, UUIDModel
 SESSION_ID_PATTERN = r"^[A-Za-z0-9-]{1,65}$"
 
 
+class JobType(models.TextChoices):
+    WORKSPACE_INIT = "workspace_init", "Workspace init"
+    SESSION_INIT = "session_init", "Session init"
+    SESSION_DELETE = "session_delete", "Session delete"
+    SESSION_COMMIT = "session_commit", "Session commit"
+
+
 class SourceType(models.TextChoices):
     LOCAL = "local", "Local folder"
     GIT = "git", "Git URL"

@@ -5,9 +5,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
+from apps.core.models import Job
 from apps.credentials.models import Credential
 from apps.credentials.services import credential_access_token
-from apps.projects.models import Job, Project
+from apps.projects.models import Project
 from apps.workspaces.models import Session, Workspace
 from discobot.errors import NotFoundError
 

@@ -15,12 +15,14 @@ from django.db.models import Q
 from pygit2.enums import RepositoryOpenFlag
 
 from apps.accounts.models import User
+from apps.core.jobs import job_enqueue
+from apps.core.models import Job, JobStatus
 from apps.projects.events import SessionUpdated, WorkspaceUpdated
-from apps.projects.jobs import job_enqueue
-from apps.projects.models import Job, JobStatus, JobType, Project
+from apps.projects.models import Project
 from apps.projects.services import project_event_record
 from apps.workspaces.models import (
     CommitStatus,
+    JobType,
     Session,
     SessionStatus,
     SourceType,

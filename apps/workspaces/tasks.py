@@ -11,12 +11,13 @@ from typing import Any, TypeVar
 import pygit2
 from django.db import transaction
 
+from apps.core.jobs import JobDeferred, JobFailed, job_handler
+from apps.core.models import Job
 from apps.gitops.provider import GitError, git_provider
-from apps.projects.jobs import JobDeferred, JobFailed, job_handler
-from apps.projects.models import Job, JobType
 from apps.workspaces.git import server_author
 from apps.workspaces.models import (
     CommitStatus,
+    JobType,
     Session,
     SessionStatus,
     SourceType,

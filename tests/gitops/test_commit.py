@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.projects.models import Job
+from apps.core.models import Job
 from tests.gitops.conftest import git
 from tests.jobs import run_jobs
 

@@ -11,8 +11,8 @@ import pytest
 from django.db import close_old_connections
 from rest_framework.test import APIClient
 
-from apps.projects.jobs import job_run
-from apps.projects.models import Job, JobStatus
+from apps.core.jobs import job_run
+from apps.core.models import Job, JobStatus
 from tests.gitops.conftest import git
 from tests.jobs import run_jobs
 

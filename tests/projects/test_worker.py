@@ -34,7 +34,7 @@ def api(server: Server, path: str, body: dict | None = None) -> dict:
         headers={"Content-Type": "application/json"},
         method="POST" if body is not None else "GET",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
 
@@ -50,7 +50,8 @@ def start_worker(server: Server) -> subprocess.Popen:
 
 def database_facts(server: Server) -> dict:
     code = (
-        "import json; from apps.projects.models import Job, ProjectEvent; "
+        "import json; from apps.core.models import Job; "
+        "from apps.projects.models import ProjectEvent; "
         "print(json.dumps({"
         "'attempts': [j.attempts for j in Job.objects.all()], "
         "'statuses': [j.status for j in Job.objects.all()], "
@@ -76,14 +77,14 @@ def test_a_job_whose_worker_was_killed_is_completed_by_another(server, git_repo,
         wait_for(lambda: api(server, url)["status"] == "cloning" and proxy.connections)
 
         first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        first.wait(timeout=60)
         proxy.release()
         second = start_worker(server)
         try:
             ready = wait_for(lambda: (body := api(server, url))["status"] == "ready" and body)
         finally:
             second.terminate()
-            second.wait(timeout=10)
+            second.wait(timeout=60)
             proxy.close()
 
     assert ready["commit"]
@@ -113,7 +114,7 @@ def test_two_workers_never_run_the_same_job(server, tmp_path):
     finally:
         for worker in workers:
             worker.terminate()
-            worker.wait(timeout=10)
+            worker.wait(timeout=60)
 
     facts = database_facts(server)
     assert facts["attempts"] == [1] * 8

@@ -11,9 +11,10 @@ from django.urls import reverse
 from apps.accounts.models import User
 from apps.accounts.services import api_token_create
 from apps.agents.models import AgentMCPServer
+from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
-from apps.projects.jobs import job_enqueue
-from apps.projects.models import JobType, ProjectInvitation
+from apps.projects.models import ProjectInvitation
+from apps.workspaces.models import JobType
 from tests.accounts.factories import UserFactory
 from tests.agents.factories import MCPServerFactory
 from tests.chat.factories import MessageFactory

@@ -90,7 +90,7 @@ def workspace_ready(server: Server, workspace_id: str) -> bool:
 
 def job_facts(server: Server, database_url: str | None = None) -> dict[str, list]:
     code = (
-        "import json; from apps.projects.models import Job; "
+        "import json; from apps.core.models import Job; "
         "jobs = Job.objects.order_by('created_at'); "
         "print(json.dumps({'attempts': [j.attempts for j in jobs], "
         "'statuses': [j.status for j in jobs]}))"
@@ -256,9 +256,12 @@ def test_readyz_reports_jobs_that_no_worker_takes(database, tmp_path):
         tmp_path, database_url=database.url, WORKER_STALE_SECONDS="1", **FAULT_SETTINGS
     ) as server:
         workspace_add(server, tmp_path / "waiting")
-        time.sleep(1.5)
 
-        status, body = request(server, "/readyz")
+        def readyz_refused() -> tuple[int, Any] | None:
+            answer = request(server, "/readyz")
+            return answer if answer[0] == 503 else None
+
+        status, body = wait_for(readyz_refused)
 
         assert status == 503
         assert body["checks"]["worker"] == {

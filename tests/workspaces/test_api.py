@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from apps.projects.models import Job, JobStatus, ProjectEvent
+from apps.core.models import Job, JobStatus
+from apps.projects.models import ProjectEvent
 from apps.workspaces.models import Session, Workspace
 from tests.agents.factories import AgentFactory
 from tests.jobs import run_jobs

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from apps.chat.models import Message
-from apps.projects.models import Job, ProjectEvent
+from apps.core.models import Job
+from apps.projects.models import ProjectEvent
 from apps.terminal.models import TerminalHistory
 from apps.workspaces.models import Session
 from tests.chat.factories import MessageFactory

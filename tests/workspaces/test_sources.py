@@ -10,8 +10,9 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from apps.core.models import Job
 from apps.credentials.services import credential_api_key_store
-from apps.projects.models import Job, Role
+from apps.projects.models import Role
 from apps.workspaces.models import Workspace
 from apps.workspaces.selectors import workspace_clone_token
 from tests.jobs import run_jobs

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from apps.projects.models import Job, JobType, ProjectEvent
-from apps.workspaces.models import CommitStatus, Session, SessionStatus, Workspace, WorkspaceStatus
+from apps.core.models import Job
+from apps.projects.models import ProjectEvent
+from apps.workspaces.models import (
+    CommitStatus,
+    JobType,
+    Session,
+    SessionStatus,
+    Workspace,
+    WorkspaceStatus,
+)
 from apps.workspaces.selectors import job_session
 from apps.workspaces.services import (
     session_commit_transition,

@@ -17,17 +17,16 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
-from apps.projects.jobs import (
+from apps.core.database import (
     DATABASE_OUTAGE,
     DATABASE_UNAVAILABLE,
     Backoff,
     database_retry,
     database_unavailable,
-    jobs_recover_stale,
-    worker_name,
 )
+from apps.core.jobs import jobs_recover_stale, worker_name
 
-logger = logging.getLogger("apps.projects.jobs")
+logger = logging.getLogger("apps.core.jobs")
 
 # A supervised worker that keeps dying is restarted after 1 s, 2 s, 4 s, ... at most this long.
 RESTART_MAX_SECONDS = 30.0
@@ -53,7 +52,7 @@ class ResilientWorker(Worker):
             if not self.running:
                 return
 
-    def run_task(self, db_task_result: DBTaskResult) -> None:
+    def run_task(self, db_task_result: DBTaskResult[Any, Any]) -> None:
         try:
             super().run_task(db_task_result)
         except DATABASE_UNAVAILABLE as error:

@@ -3,7 +3,11 @@
 Each attempt runs as one django-tasks task (`run_job`) on the database backend; django-tasks-db
 hands a task to exactly one worker. On top of it the `Job` row adds what the library lacks:
 a bounded number of attempts with backoff, a lease renewed while an attempt runs (so a killed
-worker's job is found and run again), and a `job_completed` event when the job ends.
+worker's job is found and run again), and a `job_finished` signal when the job ends (the
+projects app turns it into the project's `job_completed` event).
+
+Job types are registered by the app that owns them (`@job_handler("session_init")`); a handler
+may be a plain function or a coroutine function.
 
 A worker outlives its database: every read and write of its loop waits out an outage (capped
 exponential backoff, logged once), and an outage never costs a job an attempt.
@@ -11,43 +15,42 @@ exponential backoff, logged once), and an outage never costs a job an attempt.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
-import random
 import socket
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import TypeVar
+from typing import TypeVar, cast
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from apps.projects.events import JobCompleted
-from apps.projects.models import Job, JobStatus, JobType
-from apps.projects.services import project_event_record
-from discobot.outages import DependencyOutage
+from apps.core.database import (
+    DATABASE_OUTAGE,
+    DATABASE_UNAVAILABLE,
+    Backoff,
+    database_connection_lost,
+    database_retry,
+    database_unavailable,
+)
+from apps.core.models import Job, JobStatus
 from discobot.readiness import readiness_check
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 WORKER_DIED = "The worker running this job stopped before it finished"
-
-# What a database that went away (restarted, refused, out of connections) raises.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-DATABASE_OUTAGE = DependencyOutage("database", "retrying with backoff")
-FIRST_RETRY_SECONDS = 0.5
 
 # Jobs this process is running now: recovery must not take them over while an outage kept
 # their leases from being renewed.
@@ -66,6 +69,14 @@ class JobFailed(Exception):
     """Raised by a handler when trying again cannot help: the job fails at once."""
 
 
+# Sent inside the transaction that ends a job (completed, or failed for good), with `job`,
+# `status` and `error`: what a receiver records commits with the job's outcome, or not at all.
+job_finished = Signal()
+
+JobRun = Callable[[Job], None] | Callable[[Job], Awaitable[None]]
+Run = TypeVar("Run", bound=JobRun)
+
+
 @dataclass(frozen=True)
 class JobHandler:
     run: Callable[[Job], None]
@@ -76,11 +87,25 @@ class JobHandler:
 JOB_HANDLERS: dict[str, JobHandler] = {}
 
 
-def job_handler(
-    job_type: JobType, *, on_failure: Callable[[Job], None] | None = None
-) -> Callable[[Callable[[Job], None]], Callable[[Job], None]]:
-    def register(run: Callable[[Job], None]) -> Callable[[Job], None]:
-        JOB_HANDLERS[job_type] = JobHandler(run=run, on_failure=on_failure)
+class JobTypeUnknown(LookupError):
+    """No handler is registered for the job type: a programming error, not bad input."""
+
+
+def sync_run(run: JobRun) -> Callable[[Job], None]:
+    """`run` as a plain function; a coroutine function runs in its own event loop, and its
+    `sync_to_async` database calls come back to the worker's thread (and its transaction)."""
+    if inspect.iscoroutinefunction(run):
+        return cast(Callable[[Job], None], async_to_sync(run))
+    return cast(Callable[[Job], None], run)
+
+
+def job_handler(job_type: str, *, on_failure: JobRun | None = None) -> Callable[[Run], Run]:
+    """Registers the function that runs jobs of `job_type` (sync or async)."""
+
+    def register(run: Run) -> Run:
+        JOB_HANDLERS[job_type] = JobHandler(
+            run=sync_run(run), on_failure=sync_run(on_failure) if on_failure else None
+        )
         return run
 
     return register
@@ -90,49 +115,10 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Backoff:
-    """Capped exponential backoff with jitter, so that workers do not retry in step."""
-
-    def __init__(self) -> None:
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        delay = min(settings.DATABASE_RETRY_MAX_SECONDS, FIRST_RETRY_SECONDS * 2**self.failures)
-        self.failures += 1
-        return delay * random.uniform(0.8, 1.0)  # noqa: S311 (not cryptography)
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
-def database_unavailable(error: BaseException) -> None:
-    """Notes the outage and drops this thread's connection, which a lost server left broken."""
-    DATABASE_OUTAGE.failed(error)
-    with suppress(DatabaseError):
-        connection.close()
-
-
-def database_retry(operation: Callable[[], T]) -> T:
-    """Runs `operation` until the database answers; it must be safe to run again."""
-    backoff = Backoff()
-    while True:
-        try:
-            result = operation()
-        except DATABASE_UNAVAILABLE as error:
-            database_unavailable(error)
-            time.sleep(backoff.next_delay())
-        else:
-            DATABASE_OUTAGE.recovered()
-            return result
-
-
-def database_connection_lost() -> bool:
-    """After a database error: whether the server went away, rather than the query failing."""
-    return connection.connection is None or not connection.is_usable()
-
-
-def job_enqueue(*, project_id: str, type: JobType, resource_type: str, resource_id: str) -> Job:
+def job_enqueue(*, project_id: str, type: str, resource_type: str, resource_id: str) -> Job:
     """Persists a job and queues its first attempt, in the caller's transaction."""
+    if type not in JOB_HANDLERS:
+        raise JobTypeUnknown(f"No job handler is registered for job type {type!r}")
     with transaction.atomic():
         job = Job.objects.create(
             project_id=project_id,
@@ -290,17 +276,7 @@ def job_finish(*, job: Job, status: JobStatus, worker_id: str, error: str = "") 
     )
     if not finished:
         return  # recovery already took this attempt over
-    project_event_record(
-        project_id=job.project_id,
-        event=JobCompleted(
-            job_id=str(job.id),
-            job_type=job.type,
-            resource_type=job.resource_type,
-            resource_id=job.resource_id,
-            status=status,
-            error=error,
-        ),
-    )
+    job_finished.send(sender=Job, job=job, status=status, error=error)
 
 
 def jobs_recover_stale() -> int:

@@ -1,0 +1,394 @@
+"""Server-sent event streams over a durable append-only log: replay after a seq, then live.
+
+A log (`DurableLog`: a project's events today, a chat's chunks or a terminal's output later) is
+the source of truth, with a `seq` that grows by one per entry. A stream reads everything after
+the last seq it sent, so it can neither skip nor repeat an entry. The channel layer only wakes it
+(at once, across processes with Redis); a periodic re-read covers writers whose wake-up cannot
+reach it (a worker process with the in-memory layer, Redis down).
+
+A waiting stream holds no database connection: reads run on a few shared threads that give the
+connection back (to the pool) after each read, and the streams of one log share them. An
+outage of the database or of Redis does not end a stream: it keeps sending keep-alives and
+reads again with backoff, so the client misses nothing once the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial, wraps
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+from django.http import StreamingHttpResponse
+from rest_framework.exceptions import Throttled
+from rest_framework.renderers import BaseRenderer
+
+from apps.core.database import DATABASE_OUTAGE, DATABASE_UNAVAILABLE, Backoff
+from discobot.outages import CacheBreaker, DependencyOutage
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Entry = TypeVar("Entry")
+
+# Entries a stream sends per read; a longer history takes several.
+REPLAY_BATCH = 500
+# The threads that read the logs for every stream of this process; their number, not the
+# number of streams, bounds the database connections streams use.
+STREAM_READS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stream-reads")
+# Channel-layer calls that take longer are treated as failed; the stream polls meanwhile.
+LAYER_TIMEOUT_SECONDS = 2.0
+# A wake-up is a hint (streams also poll), so a layer that hangs must not hold up the write.
+WAKE_TIMEOUT_SECONDS = 2.0
+CHANNEL_LAYER_OUTAGE = DependencyOutage("channel layer", "streams poll their logs until it is back")
+STREAM_SLOTS = CacheBreaker("the cap on event streams per user")
+
+
+class DurableLog(Protocol[Entry]):
+    """An append-only log a stream follows. Its reads block (they run on the stream threads);
+    its writers call `stream_wake(group, seq)` once an entry is committed, and commit a log's
+    entries in seq order, so that a reader resuming after seq N never later sees a smaller one.
+    """
+
+    @property
+    def group(self) -> str:
+        """The channel-layer group its writers wake; it also names the log among the streams."""
+        ...
+
+    def after(self, seq: int, limit: int) -> Sequence[Entry]:
+        """Up to `limit` entries after `seq`, in seq order."""
+        ...
+
+    def last_seq(self) -> int | None:
+        """The newest seq; None once the log is gone (its project was deleted)."""
+        ...
+
+    def seq_of(self, entry: Entry) -> int: ...
+
+    def frame(self, entry: Entry) -> str:
+        """The entry as an SSE frame (its `id` is the seq, so that a browser resumes after it)."""
+        ...
+
+
+def sse_frame(event_type: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event_type}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets EventSource's `Accept: text/event-stream` through; renders errors as SSE."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return sse_frame("error", data if isinstance(data, dict) else {"error": str(data)}).encode()
+
+
+def connection_close() -> None:
+    """Gives this thread's connection back to the pool (or closes it)."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
+
+
+def connection_released(read: Callable[P, T]) -> Callable[P, T]:
+    """`read`, after which the thread's connection goes back to the pool (or is closed)."""
+
+    @wraps(read)
+    def released(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return read(*args, **kwargs)
+        finally:
+            connection_close()
+
+    return released
+
+
+class SharedEventReads:
+    """The log reads of this process's streams. Streams waiting for the same answer await one
+    query, and a log's newest seq is read at most once per poll interval (a wake-up brings a
+    newer one at once), so idle streams cost the database nothing per stream.
+    """
+
+    def __init__(self) -> None:
+        self._reads: dict[tuple[str, ...], asyncio.Future[Any]] = {}
+        self._last_seqs: dict[str, tuple[float, int]] = {}
+        self._streams: Counter[str] = Counter()
+
+    def stream_opened(self, group: str) -> None:
+        self._streams[group] += 1
+
+    def stream_closed(self, group: str) -> None:
+        self._streams[group] -= 1
+        if self._streams[group] <= 0:
+            del self._streams[group]
+            self._last_seqs.pop(group, None)
+
+    def committed(self, group: str, seq: int) -> None:
+        """A wake-up said that `seq` is committed."""
+        self._remember(group, seq, asyncio.get_running_loop().time())
+
+    async def after(
+        self, log: DurableLog[Entry], seq: int, *, max_age: float
+    ) -> Sequence[Entry] | None:
+        """Up to a batch of entries after `seq`; None once the log is gone."""
+        last_seq = await self.last_seq(log, max_age=max_age)
+        if last_seq is None:
+            return None
+        if last_seq <= seq:
+            return []
+        return await self._shared(("after", log.group, str(seq)), log.after, seq, REPLAY_BATCH)
+
+    async def last_seq(self, log: DurableLog[Entry], *, max_age: float) -> int | None:
+        now = asyncio.get_running_loop().time()
+        known = self._last_seqs.get(log.group)
+        if known is not None and now - known[0] < max_age:
+            return known[1]
+        seq = await self._shared(("last_seq", log.group), log.last_seq)
+        if seq is not None:
+            self._remember(log.group, seq, now)
+        return seq
+
+    def _remember(self, group: str, seq: int, read_at: float) -> None:
+        if group in self._streams:
+            known_seq = self._last_seqs.get(group, (0.0, 0))[1]
+            self._last_seqs[group] = (read_at, max(seq, known_seq))
+
+    async def _shared(self, key: tuple[str, ...], read: Callable[..., T], *args: Any) -> T:
+        future = self._reads.get(key)
+        if future is None:
+            released = connection_released(read)
+            future = asyncio.ensure_future(
+                sync_to_async(released, thread_sensitive=False, executor=STREAM_READS)(*args)
+            )
+            self._reads[key] = future
+            future.add_done_callback(partial(self._read_done, key))
+        # Shielded: one stream going away must not cancel the read the others wait for.
+        result: T = await asyncio.shield(future)
+        return result
+
+    def _read_done(self, key: tuple[str, ...], future: asyncio.Future[Any]) -> None:
+        del self._reads[key]
+        if future.cancelled():
+            return
+        # Retrieved here, also when every stream waiting for it went away.
+        error = future.exception()
+        if error is None:
+            DATABASE_OUTAGE.recovered()
+        elif isinstance(error, DATABASE_UNAVAILABLE):
+            DATABASE_OUTAGE.failed(error)
+
+
+SHARED_READS = SharedEventReads()
+
+
+def stream_wake(*, group: str, seq: int) -> None:
+    """Tells the log's open streams (in any process, with Redis) that `seq` is committed.
+
+    Call it after the commit (`transaction.on_commit`): failing here would turn a write that
+    happened into an error (and a client's retry into a duplicate), so a layer that is down is
+    logged and otherwise ignored.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "stream.wake", "seq": seq}
+
+    async def send() -> None:
+        await asyncio.wait_for(layer.group_send(group, message), WAKE_TIMEOUT_SECONDS)
+
+    try:
+        async_to_sync(send)()
+    except Exception as error:  # whatever the layer's client raises (Redis down, timeout)
+        CHANNEL_LAYER_OUTAGE.failed(error)
+    else:
+        CHANNEL_LAYER_OUTAGE.recovered()
+
+
+class EventWakeups:
+    """One stream's wake-ups through the channel layer. Without a working layer (Redis down)
+    the stream still polls; joining the group again at each keep-alive brings them back."""
+
+    def __init__(self, group: str) -> None:
+        self.layer = get_channel_layer()
+        self.group = group
+        self.channel: str | None = None
+        self.joined = False
+
+    async def join(self) -> None:
+        """Joins the log's group, or renews the membership (Redis may have lost it)."""
+        try:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel()
+            await asyncio.wait_for(
+                self.layer.group_add(self.group, self.channel), LAYER_TIMEOUT_SECONDS
+            )
+        except Exception as error:  # whatever the layer's client raises: refused, timeout
+            CHANNEL_LAYER_OUTAGE.failed(error)
+            self.joined = False
+        else:
+            CHANNEL_LAYER_OUTAGE.recovered()
+            self.joined = True
+
+    async def wait(self, timeout: float) -> int | None:
+        """Waits up to `timeout` seconds for a wake-up; returns the seq it announced."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self.joined:
+            try:
+                message = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+            except TimeoutError:
+                return None
+            except Exception as error:
+                CHANNEL_LAYER_OUTAGE.failed(error)
+                self.joined = False
+            else:
+                seq: int | None = message.get("seq")
+                return seq
+        await asyncio.sleep(max(0.0, deadline - loop.time()))
+        return None
+
+    async def leave(self) -> None:
+        if self.joined and self.channel is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.layer.group_discard(self.group, self.channel), LAYER_TIMEOUT_SECONDS
+                )
+
+
+class StreamSlot:
+    """One of a user's EVENTS_MAX_STREAMS_PER_USER stream slots: a cache key (in Redis, shared
+    by every process) that the stream refreshes at each keep-alive and deletes when it ends.
+    A slot that is not refreshed expires, so a process that died frees its streams' slots.
+    With the cache unreachable there is no cap: refusing every stream would be worse.
+    """
+
+    def __init__(self, key: str, token: str) -> None:
+        self.key = key
+        self.token = token
+        self.freed = False
+
+    @staticmethod
+    def lifetime() -> float:
+        return max(60.0, 4 * float(settings.EVENTS_KEEPALIVE_SECONDS))
+
+    @classmethod
+    def take(cls, *, user_id: str) -> StreamSlot | None:
+        """A free slot of the user's; raises 429 when they are all taken."""
+        limit = settings.EVENTS_MAX_STREAMS_PER_USER
+        if not limit or not STREAM_SLOTS.available():
+            return None
+        keys = [f"event-stream-slot:{user_id}:{index}" for index in range(limit)]
+        token = uuid.uuid4().hex
+        try:
+            taken = cache.get_many(keys)
+            for key in keys:
+                if key not in taken and cache.add(key, token, cls.lifetime()):
+                    return cls(key, token)
+        except Exception as error:  # whatever the cache's client raises: refused, timeout
+            STREAM_SLOTS.failed(error)
+            return None
+        raise Throttled(detail=f"Too many open event streams (at most {limit} per user)")
+
+    def keep(self) -> None:
+        try:
+            if not cache.touch(self.key, self.lifetime()):
+                cache.add(self.key, self.token, self.lifetime())  # it expired (Redis restarted)
+        except Exception as error:
+            STREAM_SLOTS.failed(error)
+
+    def free(self) -> None:
+        if self.freed:
+            return
+        self.freed = True
+        try:
+            if cache.get(self.key) == self.token:
+                cache.delete(self.key)
+        except Exception as error:
+            STREAM_SLOTS.failed(error)
+
+
+async def event_stream(
+    log: DurableLog[Entry], *, after_seq: int, slot: StreamSlot | None, greeting: str = ""
+) -> AsyncGenerator[str, None]:
+    """`greeting`, then the log's entries after `after_seq`, then new ones as they commit,
+    with keep-alive comments while idle; ends when the log is gone."""
+    # The view's connection belongs to this request's thread, which would keep it (out of the
+    # pool) until the response ends.
+    await sync_to_async(connection_close)()
+    wakeups = EventWakeups(log.group)
+    await wakeups.join()
+    SHARED_READS.stream_opened(log.group)
+    last_seq = after_seq
+    try:
+        if greeting:
+            yield greeting
+        loop = asyncio.get_running_loop()
+        keepalive = settings.EVENTS_KEEPALIVE_SECONDS
+        last_sent = loop.time()
+        backoff = Backoff()
+        max_age = 0.0  # the first read is fresh: a client that reconnects gets its gap at once
+        while True:
+            entries: Sequence[Entry] | None
+            try:
+                entries = await SHARED_READS.after(log, last_seq, max_age=max_age)
+            except DATABASE_UNAVAILABLE:  # logged by the shared read; the stream waits it out
+                entries, wait = [], backoff.next_delay()
+            else:
+                backoff.reset()
+                wait = settings.EVENTS_POLL_SECONDS
+                if entries is None:
+                    return  # the log is gone
+            max_age = settings.EVENTS_POLL_SECONDS
+            for entry in entries:
+                yield log.frame(entry)
+                last_seq = log.seq_of(entry)
+            if entries:
+                last_sent = loop.time()
+                if len(entries) == REPLAY_BATCH:
+                    continue  # more history to send
+            until_keepalive = keepalive - (loop.time() - last_sent)
+            if until_keepalive > 0:
+                seq = await wakeups.wait(min(wait, until_keepalive))
+                if seq is not None:
+                    SHARED_READS.committed(log.group, seq)
+            if loop.time() - last_sent >= keepalive:
+                yield ": keep-alive\n\n"
+                last_sent = loop.time()
+                await wakeups.join()
+                if slot is not None:
+                    await sync_to_async(slot.keep, thread_sensitive=False)()
+    finally:
+        SHARED_READS.stream_closed(log.group)
+        await wakeups.leave()
+        if slot is not None:
+            await sync_to_async(slot.free, thread_sensitive=False)()
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """Closing the response frees the stream's slot, also when the client left before the
+    stream began (a generator that never started runs no `finally`)."""
+
+    def __init__(self, stream: AsyncIterator[str], slot: StreamSlot | None) -> None:
+        super().__init__(stream, content_type="text/event-stream")
+        self.slot = slot
+        self["Cache-Control"] = "no-cache"
+        self["X-Accel-Buffering"] = "no"
+
+    def close(self) -> None:
+        try:
+            if self.slot is not None:
+                self.slot.free()
+        finally:
+            super().close()

@@ -1,0 +1,130 @@
+"""The stream core over a log that is not the project's: replay after a seq, then live."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+
+from apps.core.streams import REPLAY_BATCH, event_stream, sse_frame, stream_wake
+
+Line = tuple[int, str]
+DEADLINE_SECONDS = 60.0
+
+
+class LineLog:
+    """A durable log kept in a list, as a terminal's output might be: the stream core only
+    knows the `DurableLog` protocol."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.lines: list[Line] = []
+        self.lock = threading.Lock()
+
+    def append(self, text: str) -> int:
+        with self.lock:
+            seq = len(self.lines) + 1
+            self.lines.append((seq, text))
+            return seq
+
+    def after(self, seq: int, limit: int) -> list[Line]:
+        with self.lock:
+            return self.lines[seq : seq + limit]
+
+    def last_seq(self) -> int | None:
+        with self.lock:
+            return len(self.lines)
+
+    def seq_of(self, entry: Line) -> int:
+        return entry[0]
+
+    def frame(self, entry: Line) -> str:
+        return sse_frame("line", {"text": entry[1]}, entry[0])
+
+
+def frame_of(seq: int) -> str:
+    return sse_frame("line", {"text": f"line {seq}"}, seq)
+
+
+async def frames(stream: AsyncIterator[str], count: int) -> list[str]:
+    """The next `count` frames; keep-alive comments are not frames."""
+    received: list[str] = []
+    while len(received) < count:
+        frame = await asyncio.wait_for(anext(stream), DEADLINE_SECONDS)
+        if not frame.startswith(":"):
+            received.append(frame)
+    return received
+
+
+@pytest.fixture
+def quiet_stream_settings(settings: Any) -> None:
+    # Neither polls nor keep-alives within the test's deadline: what arrives live came through
+    # a wake-up.
+    settings.EVENTS_POLL_SECONDS = 3600
+    settings.EVENTS_KEEPALIVE_SECONDS = 3600
+
+
+def test_a_stream_replays_after_its_seq_then_follows_the_log_live(
+    quiet_stream_settings: None,
+) -> None:
+    log = LineLog("test-lines.replay-then-live")
+    history = 2 * REPLAY_BATCH + 7  # more than one read's worth
+    for seq in range(1, history + 1):
+        log.append(f"line {seq}")
+
+    async def scenario() -> list[str]:
+        stream = event_stream(log, after_seq=5, slot=None, greeting=": hello\n\n")
+        try:
+            assert await anext(stream) == ": hello\n\n"
+            replayed = await frames(stream, history - 5)
+            for _ in range(3):
+                seq = log.append(f"line {len(log.lines) + 1}")
+            await sync_to_async(stream_wake)(group=log.group, seq=seq)  # one wake-up for three
+            live = await frames(stream, 3)
+        finally:
+            await stream.aclose()
+        return replayed + live
+
+    received = async_to_sync(scenario)()
+
+    assert received == [frame_of(seq) for seq in range(6, history + 4)]  # no gap, no repeat
+
+
+def test_entries_written_while_a_stream_waits_arrive_once_each(quiet_stream_settings: None) -> None:
+    log = LineLog("test-lines.one-by-one")
+
+    async def scenario() -> list[str]:
+        stream = event_stream(log, after_seq=0, slot=None)
+        received: list[str] = []
+        try:
+            for _ in range(5):
+                seq = log.append(f"line {len(log.lines) + 1}")
+                await sync_to_async(stream_wake)(group=log.group, seq=seq)
+                received += await frames(stream, 1)
+        finally:
+            await stream.aclose()
+        return received
+
+    assert async_to_sync(scenario)() == [frame_of(seq) for seq in range(1, 6)]
+
+
+def test_a_writer_that_cannot_wake_the_stream_is_read_by_the_next_poll(settings: Any) -> None:
+    settings.EVENTS_POLL_SECONDS = 0.2
+    log = LineLog("test-lines.polled")
+
+    async def scenario() -> list[str]:
+        stream = event_stream(log, after_seq=0, slot=None)
+        try:
+            first = asyncio.ensure_future(frames(stream, 2))
+            await asyncio.sleep(0)  # the stream is waiting before anything is written
+            log.append("line 1")
+            log.append("line 2")  # and no wake-up is sent
+            return await first
+        finally:
+            await stream.aclose()
+
+    assert async_to_sync(scenario)() == [frame_of(1), frame_of(2)]

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.db import models
 
+from apps.core.crypto import EncryptedField
 from apps.projects.models import Project
 from discobot.models import TimestampedModel, UUIDModel
 
@@ -68,3 +71,18 @@ class AgentMCPServer(UUIDModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+def mcp_secret_values(secrets: dict[str, dict[str, str]]) -> Iterator[str]:
+    return (value for values in secrets.values() for value in values.values())
+
+
+# `{"env": {name: value}, "headers": {name: value}}`, bound to the server's row.
+MCP_SERVER_SECRETS = EncryptedField(
+    model=AgentMCPServer,
+    ciphertext="encrypted_secrets",
+    key_id="secrets_key_id",
+    binding=lambda server: f"agent-mcp-server:{server.id}".encode(),
+    project_lookup="agent__project_id",
+    secret_values=mcp_secret_values,
+)

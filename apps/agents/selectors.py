@@ -4,8 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.agents.models import Agent, AgentMCPServer
-from apps.credentials.crypto import unseal_json
+from apps.agents.models import MCP_SERVER_SECRETS, Agent, AgentMCPServer
 from apps.projects.models import Project
 from discobot.errors import NotFoundError
 
@@ -27,15 +26,8 @@ def mcp_server_secrets(server: AgentMCPServer) -> dict[str, dict[str, str]]:
     """The server's `env` and `headers` in clear, for the code that starts or calls it."""
     if not server.encrypted_secrets:
         return {}
-    return unseal_json(
-        server.encrypted_secrets,
-        key_id=server.secrets_key_id,
-        associated_data=mcp_secrets_binding(server),
-    )
-
-
-def mcp_secrets_binding(server: AgentMCPServer) -> bytes:
-    return f"agent-mcp-server:{server.id}".encode()
+    secrets: dict[str, dict[str, str]] = MCP_SERVER_SECRETS.open(server)
+    return secrets
 
 
 def mcp_server_public_config(server: AgentMCPServer) -> dict[str, Any]:

@@ -4,9 +4,8 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.agents.models import Agent, AgentMCPServer
-from apps.agents.selectors import SECRET_MASK, mcp_secrets_binding, mcp_server_secrets
-from apps.credentials.crypto import seal_json
+from apps.agents.models import MCP_SERVER_SECRETS, Agent, AgentMCPServer
+from apps.agents.selectors import SECRET_MASK, mcp_server_secrets
 from apps.projects.models import Project
 from discobot.errors import ApplicationError, ConflictError
 
@@ -42,9 +41,7 @@ def mcp_servers_replace(*, agent: Agent, servers: list[dict[str, Any]]) -> None:
             agent=agent, name=server["name"], config=config, enabled=server.get("enabled", True)
         )
         if secrets:
-            row.encrypted_secrets, row.secrets_key_id = seal_json(
-                secrets, associated_data=mcp_secrets_binding(row)
-            )
+            MCP_SERVER_SECRETS.seal(row, secrets)
             row.save(update_fields=["encrypted_secrets", "secrets_key_id"])
 
 

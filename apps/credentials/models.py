@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django.db import models
 
+from apps.core.crypto import EncryptedField
 from apps.projects.models import Project
 from discobot.models import TimestampedModel, UUIDModel
 
@@ -37,3 +41,23 @@ class Credential(UUIDModel, TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.provider})"
+
+
+# The values of a stored secret that are secret (the rest: token type, scope, expiry, domain).
+SECRET_FIELDS = ("api_key", "access_token", "refresh_token", "id_token")
+
+
+def credential_secret_values(secret: dict[str, Any]) -> Iterator[str]:
+    return (secret[name] for name in SECRET_FIELDS if isinstance(secret.get(name), str))
+
+
+# `{"api_key"}` or `{"access_token", "refresh_token", ...}`: it opens only in this row of this
+# project.
+CREDENTIAL_SECRET = EncryptedField(
+    model=Credential,
+    ciphertext="encrypted_data",
+    key_id="key_id",
+    binding=lambda credential: f"credential:{credential.project_id}:{credential.id}".encode(),
+    project_lookup="project_id",
+    secret_values=credential_secret_values,
+)

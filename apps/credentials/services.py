@@ -3,49 +3,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.agents.models import AgentMCPServer
-from apps.agents.selectors import mcp_secrets_binding, mcp_server_secrets
 from apps.credentials import oauth
-from apps.credentials.crypto import DecryptionError, current_key, seal_json, unseal_json
-from apps.credentials.models import AuthType, Credential
+from apps.credentials.models import CREDENTIAL_SECRET, AuthType, Credential
 from apps.credentials.providers import OAUTH_NAMES, PROVIDER_NAMES, provider_known
+from apps.credentials.selectors import credential_auth_headers, credential_secret, project_secrets
 from apps.projects.models import Project
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 from discobot.redaction import mask_secrets
 
 logger = logging.getLogger(__name__)
-
-# The values of a stored secret that are secret (the rest: token type, scope, expiry, domain).
-SECRET_FIELDS = ("api_key", "access_token", "refresh_token", "id_token")
-
-
-def credential_binding(credential: Credential) -> bytes:
-    """Associated data: the sealed secret opens only in this row of this project."""
-    return f"credential:{credential.project_id}:{credential.id}".encode()
-
-
-def credential_secret(credential: Credential) -> dict[str, Any]:
-    """The stored secret in clear (`{"api_key"}` or `{"access_token", "refresh_token", ...}`)."""
-    return unseal_json(
-        credential.encrypted_data,
-        key_id=credential.key_id,
-        associated_data=credential_binding(credential),
-    )
-
-
-def credential_seal(credential: Credential, secret: dict[str, Any]) -> None:
-    credential.encrypted_data, credential.key_id = seal_json(
-        secret, associated_data=credential_binding(credential)
-    )
 
 
 @transaction.atomic
@@ -67,7 +44,7 @@ def credential_store(
     credential.expires_at = expires_at
     credential.needs_reauth = False
     credential.is_configured = True
-    credential_seal(credential, secret)
+    CREDENTIAL_SECRET.seal(credential, secret)
     credential.save()
     return credential
 
@@ -101,94 +78,142 @@ def oauth_credential_store(*, project: Project, provider: str, tokens: oauth.Tok
     )
 
 
-def credential_refresh(*, credential: Credential) -> Credential:
+# --- Using a credential --------------------------------------------------------------------------
+
+
+def refresh_due(credential: Credential) -> bool:
+    """Whether an OAuth access token expires within CREDENTIAL_REFRESH_MARGIN_SECONDS."""
+    if credential.auth_type != AuthType.OAUTH or credential.expires_at is None:
+        return False
+    margin = timedelta(seconds=settings.CREDENTIAL_REFRESH_MARGIN_SECONDS)
+    return credential.expires_at - timezone.now() < margin
+
+
+def credential_refresh(*, credential: Credential, only_when_due: bool = False) -> Credential:
     """Trades the refresh token for a new access token; on refusal the credential is kept but
-    marked as needing a new authorization."""
+    marked as needing a new authorization.
+
+    Single-flight: the row stays locked from reading the refresh token to storing its
+    successor, so concurrent callers refresh one after the other, never with a token a
+    provider has already rotated away. With `only_when_due`, a caller that waited for the lock
+    re-checks the expiry and uses the token its predecessor stored.
+    """
     if credential.auth_type != AuthType.OAUTH:
         # The credential's state, not the request, is wrong: the same call may work later.
         raise ConflictError("Only OAuth credentials can be refreshed")
-    secret = credential_secret(credential)
-    if not secret.get("refresh_token"):
-        raise ConflictError("This credential has no refresh token; authorize again")
-    try:
-        with upstream_errors_masked(project=credential.project):
-            tokens = oauth.refresh(
-                provider=credential.provider, refresh_token=secret["refresh_token"]
+    with transaction.atomic():
+        locked = Credential.objects.select_for_update().filter(id=credential.id).first()
+        if locked is None:
+            raise NotFoundError("Credential not found")
+        if only_when_due and not refresh_due(locked):
+            return locked
+        refresh_token = credential_secret(locked).get("refresh_token")
+        if not refresh_token:
+            raise ConflictError("This credential has no refresh token; authorize again")
+        try:
+            tokens = oauth.refresh(provider=locked.provider, refresh_token=refresh_token)
+        except oauth.UpstreamError as error:
+            refusal = str(error)
+            locked.needs_reauth = True
+            locked.save(update_fields=["needs_reauth", "updated_at"])
+        else:
+            tokens.refresh_token = tokens.refresh_token or refresh_token
+            return oauth_credential_store(
+                project=credential.project, provider=locked.provider, tokens=tokens
             )
-    except oauth.UpstreamError as error:
-        credential.needs_reauth = True
-        credential.save(update_fields=["needs_reauth", "updated_at"])
-        logger.warning(
-            "refresh of %s credential %s failed: %s", credential.provider, credential.id, error
-        )
-        raise ConflictError(f"Refresh failed, authorize again: {error}") from None
-    if not tokens.refresh_token:
-        tokens.refresh_token = secret["refresh_token"]
-    return oauth_credential_store(
-        project=credential.project, provider=credential.provider, tokens=tokens
-    )
+    reason = upstream_text(project=credential.project, text=refusal)
+    logger.warning("refresh of %s credential %s failed: %s", locked.provider, locked.id, reason)
+    raise ConflictError(f"Refresh failed, authorize again: {reason}")
 
 
 def credential_access_token(*, credential: Credential) -> str:
     """The key or access token to call the provider with, refreshed first when near expiry."""
-    if credential.auth_type == AuthType.OAUTH and credential.expires_at is not None:
-        margin = timedelta(seconds=settings.CREDENTIAL_REFRESH_MARGIN_SECONDS)
-        if credential.expires_at - timezone.now() < margin:
-            credential = credential_refresh(credential=credential)
+    if refresh_due(credential):
+        credential = credential_refresh(credential=credential, only_when_due=True)
     secret = credential_secret(credential)
-    return secret.get("api_key") or secret["access_token"]
+    token: str = secret.get("api_key") or secret["access_token"]
+    return token
 
 
-def secrets_reseal_batch(*, batch_size: int) -> int:
-    """Re-seals up to `batch_size` stored secrets that an older key sealed; returns how many.
+async def credential_access_token_async(*, credential: Credential) -> str:
+    """`credential_access_token` for async callers (the chat stream). A refresh waits on the
+    row lock and on the provider, so it runs in a thread of its own: neither the event loop
+    nor the one thread that sync code shares by default is held up meanwhile."""
 
-    Each batch is one transaction, so an interrupted rotation leaves every value readable and
-    running it again finishes the job.
-    """
-    key_id, _ = current_key()
-    done = 0
-    with transaction.atomic():
-        credentials = (
-            Credential.objects.select_for_update()
-            .exclude(key_id=key_id)
-            .exclude(encrypted_data=b"")
-            .order_by("id")[:batch_size]
-        )
-        for credential in credentials:
-            credential_seal(credential, credential_secret(credential))
-            credential.save(update_fields=["encrypted_data", "key_id"])
-            done += 1
-    if done == batch_size:
-        return done
-    with transaction.atomic():
-        servers = (
-            AgentMCPServer.objects.select_for_update()
-            .exclude(secrets_key_id=key_id)
-            .exclude(secrets_key_id="")
-            .order_by("id")[: batch_size - done]
-        )
-        for server in servers:
-            binding = mcp_secrets_binding(server)
-            secrets = unseal_json(
-                server.encrypted_secrets, key_id=server.secrets_key_id, associated_data=binding
-            )
-            server.encrypted_secrets, server.secrets_key_id = seal_json(
-                secrets, associated_data=binding
-            )
-            server.save(update_fields=["encrypted_secrets", "secrets_key_id"])
-            done += 1
-    return done
+    def access_token() -> str:
+        try:
+            return credential_access_token(credential=credential)
+        finally:
+            # A pool thread outlives the call: give its connection back now.
+            connection.close()
+
+    return await sync_to_async(access_token, thread_sensitive=False)()
+
+
+# --- The OAuth flows (contract §2 Credentials) ---------------------------------------------------
+# Each flow has the same shape: `<provider>_authorization_start` answers what the client shows
+# the user, `<provider>_authorization_finish` stores the credential and returns an
+# `Authorization`. A provider's refusal is an `AuthorizationRefused` in the flow's wording.
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """A finished OAuth flow: the stored credential and how long its access token lasts."""
+
+    credential: Credential
+    expires_in: int | None
+
+
+class AuthorizationRefused(ApplicationError):
+    """The provider refused a step of a flow: `message` in the flow's wording, `reason` in the
+    provider's words, both with the project's secrets masked."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@contextmanager
+def upstream_refusals(
+    *, project: Project, wording: str = "{reason}", sent: Iterable[str] = ()
+) -> Iterator[None]:
+    """An `oauth.UpstreamError` raised inside becomes an `AuthorizationRefused`."""
+    try:
+        yield
+    except oauth.UpstreamError as error:
+        reason = upstream_text(project=project, text=str(error), sent=sent)
+        raise AuthorizationRefused(wording.format(reason=reason), reason=reason) from None
+
+
+def authorization_store(*, project: Project, provider: str, tokens: oauth.Tokens) -> Authorization:
+    credential = oauth_credential_store(project=project, provider=provider, tokens=tokens)
+    return Authorization(credential=credential, expires_in=tokens.expires_in)
+
+
+def anthropic_authorization_start() -> dict[str, str]:
+    return oauth.anthropic_authorize()
+
+
+def anthropic_authorization_finish(*, project: Project, code: str, verifier: str) -> Authorization:
+    """`code` is what the user pasted: `code#state` (contract §2)."""
+    with upstream_refusals(project=project, sent=(code, verifier)):
+        tokens = oauth.anthropic_exchange(code=code, verifier=verifier)
+    return authorization_store(project=project, provider="anthropic", tokens=tokens)
 
 
 CODEX_PENDING_SECONDS = 600
+CODEX_EXCHANGE_FAILED = "Token exchange failed: {reason}"
 
 
 def codex_pending_key(state: str) -> str:
     return f"codex-oauth:{state}"
 
 
-def codex_authorization_start(*, project: Project, redirect_uri: str) -> dict[str, str]:
+def codex_authorization_start(
+    *, project: Project, redirect_uri: str | None = None
+) -> dict[str, str]:
     """Starts the Codex PKCE flow; the callback page can finish it with the state alone."""
+    redirect_uri = redirect_uri or settings.CODEX_REDIRECT_URI
     answer = oauth.codex_authorize(redirect_uri=redirect_uri)
     cache.set(
         codex_pending_key(answer["state"]),
@@ -198,7 +223,19 @@ def codex_authorization_start(*, project: Project, redirect_uri: str) -> dict[st
     return answer
 
 
-def codex_authorization_finish(*, state: str, code: str) -> Credential:
+def codex_authorization_finish(
+    *, project: Project, code: str, verifier: str, redirect_uri: str | None = None
+) -> Authorization:
+    with upstream_refusals(project=project, wording=CODEX_EXCHANGE_FAILED, sent=(code, verifier)):
+        tokens = oauth.codex_exchange(
+            code=code,
+            verifier=verifier,
+            redirect_uri=redirect_uri or settings.CODEX_REDIRECT_URI,
+        )
+    return authorization_store(project=project, provider="codex", tokens=tokens)
+
+
+def codex_callback_finish(*, state: str, code: str) -> Authorization:
     """The browser came back from OpenAI with a code: exchange it (once) and store the token."""
     pending = cache.get(codex_pending_key(state))
     cache.delete(codex_pending_key(state))
@@ -207,42 +244,32 @@ def codex_authorization_finish(*, state: str, code: str) -> Credential:
     project = Project.objects.filter(id=pending["project_id"]).first()
     if project is None:
         raise ApplicationError("The project of this authorization was deleted")
-    credential, _ = codex_authorization_exchange(
+    return codex_authorization_finish(
         project=project,
         code=code,
         verifier=pending["verifier"],
         redirect_uri=pending["redirect_uri"],
     )
-    return credential
 
 
-def codex_authorization_exchange(
-    *, project: Project, code: str, verifier: str, redirect_uri: str
-) -> tuple[Credential, oauth.Tokens]:
-    with upstream_errors_masked(project=project, sent=(code, verifier)):
-        tokens = oauth.codex_exchange(code=code, verifier=verifier, redirect_uri=redirect_uri)
-    return oauth_credential_store(project=project, provider="codex", tokens=tokens), tokens
-
-
-def anthropic_authorization_finish(
-    *, project: Project, code: str, verifier: str
-) -> tuple[Credential, oauth.Tokens]:
-    with upstream_errors_masked(project=project, sent=(code, verifier)):
-        tokens = oauth.anthropic_exchange(code=code, verifier=verifier)
-    return oauth_credential_store(project=project, provider="anthropic", tokens=tokens), tokens
-
-
-def copilot_authorization_start(*, project: Project, domain: str) -> dict[str, Any]:
-    with upstream_errors_masked(project=project):
+def copilot_authorization_start(
+    *, project: Project, deployment_type: str, enterprise_url: str = ""
+) -> dict[str, Any]:
+    domain = oauth.copilot_domain(deployment_type=deployment_type, enterprise_url=enterprise_url)
+    with upstream_refusals(project=project, wording="Device code request failed: {reason}"):
         return oauth.copilot_device_code(domain=domain)
 
 
-def copilot_authorization_poll(*, project: Project, device_code: str, domain: str) -> Credential:
+def copilot_authorization_finish(
+    *, project: Project, device_code: str, domain: str
+) -> Authorization:
     """The stored credential once the user approved; `oauth.DevicePollError` while waiting."""
-    with upstream_errors_masked(project=project, sent=(device_code,)):
+    with upstream_refusals(project=project, sent=(device_code,)):
         tokens = oauth.copilot_poll(device_code=device_code, domain=domain)
-    return oauth_credential_store(project=project, provider="github-copilot", tokens=tokens)
+    return authorization_store(project=project, provider="github-copilot", tokens=tokens)
 
+
+# --- Testing a credential ------------------------------------------------------------------------
 
 # The providers whose models `credential_test` can list.
 TESTABLE_PROVIDERS = ("anthropic", "openai", "codex")
@@ -256,22 +283,17 @@ def header_value_valid(value: str) -> bool:
 def credential_test(*, credential: Credential) -> tuple[bool, str]:
     """The cheapest authenticated call to the provider: listing its models."""
     token = credential_access_token(credential=credential)
-    if credential.provider in TESTABLE_PROVIDERS and not header_value_valid(token):
+    if credential.provider not in TESTABLE_PROVIDERS:
+        raise ApplicationError(f"Testing is not available for {credential.provider}")
+    if not header_value_valid(token):
         # Keys are stored as given (some providers take JSON documents); one that an HTTP
         # header cannot carry is no key of these providers.
         return False, "The key holds characters an HTTP header cannot carry"
     if credential.provider == "anthropic":
-        headers = {"anthropic-version": "2023-06-01"}
-        if credential.auth_type == AuthType.OAUTH:
-            headers |= {"Authorization": f"Bearer {token}", "anthropic-beta": "oauth-2025-04-20"}
-        else:
-            headers["x-api-key"] = token
         url = f"{settings.ANTHROPIC_BASE_URL.rstrip('/')}/v1/models"
-    elif credential.provider in ("openai", "codex"):
-        headers = {"Authorization": f"Bearer {token}"}
-        url = f"{settings.OPENAI_BASE_URL.rstrip('/')}/models"
     else:
-        raise ApplicationError(f"Testing is not available for {credential.provider}")
+        url = f"{settings.OPENAI_BASE_URL.rstrip('/')}/models"
+    headers = credential_auth_headers(credential=credential, token=token)
     try:
         response = requests.get(url, headers=headers, timeout=settings.UPSTREAM_TIMEOUT_SECONDS)
     except requests.RequestException as error:
@@ -286,41 +308,7 @@ def credential_test(*, credential: Credential) -> tuple[bool, str]:
     return False, upstream_text(project=credential.project, text=message)
 
 
-# --- What providers say, as members may see it ------------------------------------------------
-
-
-def project_secrets(*, project: Project) -> list[str]:
-    """Every secret the project holds, in clear: its credentials' keys and tokens, its agents'
-    MCP env and header values. A value that cannot be opened is skipped: it was never sent."""
-    secrets: list[str] = []
-    for credential in project.credentials.exclude(encrypted_data=b""):
-        try:
-            secret = credential_secret(credential)
-        except DecryptionError:
-            continue
-        secrets += [secret[name] for name in SECRET_FIELDS if isinstance(secret.get(name), str)]
-    for server in AgentMCPServer.objects.filter(agent__project=project).exclude(
-        encrypted_secrets=b""
-    ):
-        try:
-            sections = mcp_server_secrets(server)
-        except DecryptionError:
-            continue
-        secrets += [value for values in sections.values() for value in values.values()]
-    return secrets
-
-
 def upstream_text(*, project: Project, text: str, sent: Iterable[str] = ()) -> str:
     """A provider's words (an error, a refusal) made fit for every member of the project: each
     secret the project holds, and each one just `sent` to the provider, is masked."""
     return mask_secrets(text, [*project_secrets(project=project), *sent])
-
-
-@contextmanager
-def upstream_errors_masked(*, project: Project, sent: Iterable[str] = ()) -> Iterator[None]:
-    """`oauth.UpstreamError`s raised inside carry `upstream_text`, never a secret."""
-    try:
-        yield
-    except oauth.UpstreamError as error:
-        masked = upstream_text(project=project, text=str(error), sent=sent)
-        raise oauth.UpstreamError(masked) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.credentials.models import Credential
-from apps.credentials.services import credential_secret
+from apps.credentials.selectors import credential_secret
 from tests.credentials.upstream import GOOD_API_KEY
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,9 +12,19 @@ from django.core.management import CommandError, call_command
 from apps.agents.models import AgentMCPServer
 from apps.agents.selectors import mcp_server_secrets
 from apps.agents.services import mcp_servers_replace
-from apps.credentials.crypto import DecryptionError, current_key, seal, unseal
+from apps.core import crypto
+from apps.core.crypto import (
+    DecryptionError,
+    EncryptedField,
+    current_key,
+    encrypted_field_register,
+    encrypted_fields,
+    seal,
+    unseal,
+)
 from apps.credentials.models import Credential
-from apps.credentials.services import credential_api_key_store, credential_secret
+from apps.credentials.selectors import credential_secret
+from apps.credentials.services import credential_api_key_store
 from tests.agents.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +157,68 @@ def test_rotation_without_the_old_key_stops_with_a_clear_error(sealed_under_old_
 
     with pytest.raises(CommandError, match="ENCRYPTION_KEYS_OLD"):
         rotate()
+
+
+def test_every_secret_holding_field_is_registered():
+    registered = {(field.model, field.ciphertext) for field in encrypted_fields()}
+
+    assert registered == {
+        (Credential, "encrypted_data"),
+        (AgentMCPServer, "encrypted_secrets"),
+    }
+
+
+def test_a_newly_registered_field_is_rotated_too(sealed_under_old_key, settings, monkeypatch):
+    """A secret-holding model only registers its field: here a second kind of secret in the
+    credentials' rows, bound to them its own way, takes the place of their registration."""
+    notes = EncryptedField(
+        model=Credential,
+        ciphertext="encrypted_data",
+        key_id="key_id",
+        binding=lambda credential: f"note:{credential.id}".encode(),
+        project_lookup="project_id",
+        secret_values=lambda note: [note],
+    )
+    settings.ENCRYPTION_KEY = OLD_KEY
+    for credential in Credential.objects.all():
+        notes.seal(credential, f"note of {credential.provider}")
+        credential.save()
+    settings.ENCRYPTION_KEY = NEW_KEY
+    monkeypatch.setattr(crypto, "_registry", dict(crypto._registry))
+
+    encrypted_field_register(notes)
+
+    assert rotate() == "Re-encrypted 4 secrets.\n"
+    settings.ENCRYPTION_KEYS_OLD = []
+    assert {notes.open(c) for c in Credential.objects.all()} == {
+        f"note of {provider}" for provider in ("openai", "anthropic", "deepseek")
+    }
+    assert mcp_server_secrets(AgentMCPServer.objects.get()) == {"env": {"K": "v"}}
+
+
+APPS = Path(__file__).resolve().parents[2] / "apps"
+
+
+def imported_modules(app: str) -> set[str]:
+    modules: set[str] = set()
+    for source in (APPS / app).rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules.add(node.module)
+    return modules
+
+
+@pytest.mark.parametrize(
+    ("app", "forbidden"),
+    [("credentials", "apps.agents"), ("agents", "apps.credentials")],
+)
+def test_credentials_and_agents_do_not_import_each_other(app, forbidden):
+    assert not {m for m in imported_modules(app) if m.split(".")[:2] == forbidden.split(".")}
+
+
+def test_the_platform_imports_no_domain_app():
+    imported_apps = {m for m in imported_modules("core") if m.startswith("apps.")}
+
+    assert all(module.startswith("apps.core") for module in imported_apps)

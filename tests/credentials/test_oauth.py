@@ -10,7 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.credentials.models import Credential
-from apps.credentials.services import credential_access_token, credential_secret
+from apps.credentials.selectors import credential_secret
+from apps.credentials.services import credential_access_token
 from tests.credentials.upstream import challenge_of
 
 pytestmark = pytest.mark.django_db

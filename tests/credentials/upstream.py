@@ -37,6 +37,11 @@ class Upstream:
     bodies: list[dict] = field(default_factory=list)
     # A provider that repeats what it was sent in its refusals, e.g. `lambda sent: f"bad {sent}"`.
     echo: Callable[[str], str] | None = None
+    # Refreshes are answered only while the gate is open: a test clears it to hold them.
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     def refusal(self, sent: str, message: str) -> str:
         return self.echo(sent) if self.echo else message
@@ -103,6 +108,7 @@ def handler_for(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
             self.reply(upstream.issue(**extra))
 
         def refresh(self, body: dict) -> None:
+            upstream.gate.wait(timeout=60)
             if body.get("refresh_token") not in upstream.refresh_tokens:
                 refusal = upstream.refusal(body.get("refresh_token", ""), "Refresh revoked")
                 self.reply({"error": "invalid_grant", "error_description": refusal}, 400)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from drf_spectacular.utils import (
@@ -13,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.credentials import oauth, services
+from apps.credentials import oauth, selectors, services
 from apps.credentials.api import schema  # noqa: F401 (registers the schema extensions)
 from apps.credentials.api.serializers import (
     AnthropicExchangeSerializer,
@@ -29,7 +28,7 @@ from apps.projects.api.base import ProjectScopedView
 from discobot.api.schema import error_responses
 from discobot.api.serializers import ErrorSerializer
 from discobot.decorators import require_methods
-from discobot.errors import ApplicationError, NotFoundError
+from discobot.errors import ApplicationError
 
 ERRORS = error_responses(400, 401, 404)
 DECRYPTION_ERRORS = error_responses(503)
@@ -74,13 +73,13 @@ DEVICE_POLL_OUTCOMES = {
 }
 
 
-def exchange_success(credential: Credential, tokens: oauth.Tokens) -> Response:
+def exchange_success(authorization: services.Authorization) -> Response:
     return Response(
         {
             "success": True,
-            "credential": CredentialInfoSerializer(credential).data,
-            "expiresAt": credential.expires_at,
-            "expiresIn": tokens.expires_in,
+            "credential": CredentialInfoSerializer(authorization.credential).data,
+            "expiresAt": authorization.credential.expires_at,
+            "expiresIn": authorization.expires_in,
         }
     )
 
@@ -97,7 +96,7 @@ class CredentialListView(ProjectScopedView):
         },
     )
     def get(self, request: Request, project_id: str) -> Response:
-        credentials = self.project.credentials.order_by("provider")
+        credentials = selectors.credential_list(project=self.project)
         return Response({"credentials": CredentialInfoSerializer(credentials, many=True).data})
 
     @extend_schema(
@@ -122,10 +121,7 @@ class CredentialListView(ProjectScopedView):
 # drf-spectacular would publish a docstring as the description of every endpoint.)
 class CredentialScopedView(ProjectScopedView):
     def credential(self, provider: str) -> Credential:
-        credential = self.project.credentials.filter(provider=provider).first()
-        if credential is None:
-            raise NotFoundError("Credential not found")
-        return credential
+        return selectors.credential_get(project=self.project, provider=provider)
 
 
 class CredentialDetailView(CredentialScopedView):
@@ -197,7 +193,7 @@ class AnthropicAuthorizeView(ProjectScopedView):
         summary="Start Anthropic's PKCE flow", request=None, responses={200: AUTHORIZE_ANSWER}
     )
     def post(self, request: Request, project_id: str) -> Response:
-        return Response(oauth.anthropic_authorize())
+        return Response(services.anthropic_authorization_start())
 
 
 class AnthropicExchangeView(ProjectScopedView):
@@ -210,13 +206,13 @@ class AnthropicExchangeView(ProjectScopedView):
         body = AnthropicExchangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            credential, tokens = services.anthropic_authorization_finish(
+            authorization = services.anthropic_authorization_finish(
                 project=self.project, **body.validated_data
             )
-        except oauth.UpstreamError as error:
+        except services.AuthorizationRefused as refused:
             # Contract §2: an upstream refusal is a 200 with success false.
-            return Response({"success": False, "error": str(error)})
-        return exchange_success(credential, tokens)
+            return Response({"success": False, "error": refused.reason})
+        return exchange_success(authorization)
 
 
 class CodexAuthorizeView(ProjectScopedView):
@@ -228,9 +224,8 @@ class CodexAuthorizeView(ProjectScopedView):
     def post(self, request: Request, project_id: str) -> Response:
         body = CodexAuthorizeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        redirect_uri = body.validated_data.get("redirect_uri") or settings.CODEX_REDIRECT_URI
         return Response(
-            services.codex_authorization_start(project=self.project, redirect_uri=redirect_uri)
+            services.codex_authorization_start(project=self.project, **body.validated_data)
         )
 
 
@@ -243,17 +238,9 @@ class CodexExchangeView(ProjectScopedView):
     def post(self, request: Request, project_id: str) -> Response:
         body = CodexExchangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = body.validated_data
-        try:
-            credential, tokens = services.codex_authorization_exchange(
-                project=self.project,
-                code=data["code"],
-                verifier=data["verifier"],
-                redirect_uri=data.get("redirect_uri") or settings.CODEX_REDIRECT_URI,
-            )
-        except oauth.UpstreamError as error:
-            raise ApplicationError(f"Token exchange failed: {error}") from None
-        return exchange_success(credential, tokens)
+        return exchange_success(
+            services.codex_authorization_finish(project=self.project, **body.validated_data)
+        )
 
 
 class CopilotDeviceCodeView(ProjectScopedView):
@@ -278,16 +265,9 @@ class CopilotDeviceCodeView(ProjectScopedView):
     def post(self, request: Request, project_id: str) -> Response:
         body = CopilotDeviceCodeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        domain = oauth.copilot_domain(
-            deployment_type=body.validated_data["deployment_type"],
-            enterprise_url=body.validated_data.get("enterprise_url", ""),
+        return Response(
+            services.copilot_authorization_start(project=self.project, **body.validated_data)
         )
-        try:
-            return Response(
-                services.copilot_authorization_start(project=self.project, domain=domain)
-            )
-        except oauth.UpstreamError as error:
-            raise ApplicationError(f"Device code request failed: {error}") from None
 
 
 class CopilotPollView(ProjectScopedView):
@@ -318,18 +298,15 @@ class CopilotPollView(ProjectScopedView):
         body = CopilotPollSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            credential = services.copilot_authorization_poll(
+            authorization = services.copilot_authorization_finish(
                 project=self.project, **body.validated_data
             )
         except oauth.DevicePollError as waiting:
             state = {oauth.DevicePoll.PENDING: "pending", oauth.DevicePoll.SLOW_DOWN: "slow_down"}
             payload = {"status": state.get(waiting.outcome, "error"), "error": str(waiting)}
             return Response(payload, status=waiting.outcome.value)
-        except oauth.UpstreamError as error:
-            raise ApplicationError(str(error)) from None
-        return Response(
-            {"status": "success", "credential": CredentialInfoSerializer(credential).data}
-        )
+        credential = CredentialInfoSerializer(authorization.credential).data
+        return Response({"status": "success", "credential": credential})
 
 
 @require_methods("GET", "HEAD")
@@ -341,11 +318,9 @@ def codex_callback(request: HttpRequest) -> HttpResponse:
         error = "The callback is missing its code or state"
     if not error:
         try:
-            services.codex_authorization_finish(state=state, code=code)
+            services.codex_callback_finish(state=state, code=code)
         except ApplicationError as failure:
             error = failure.message
-        except oauth.UpstreamError as failure:
-            error = f"Token exchange failed: {failure}"
     return render(
         request,
         "credentials/codex_callback.html",

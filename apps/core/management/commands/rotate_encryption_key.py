@@ -4,8 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.credentials.crypto import DecryptionError
-from apps.credentials.services import secrets_reseal_batch
+from apps.core.crypto import DecryptionError, encrypted_reseal_batch
 
 
 class Command(BaseCommand):
@@ -24,7 +23,7 @@ class Command(BaseCommand):
         total = batches = 0
         while max_batches is None or batches < max_batches:
             try:
-                done = secrets_reseal_batch(batch_size=batch_size)
+                done = encrypted_reseal_batch(batch_size=batch_size)
             except DecryptionError as error:
                 raise CommandError(str(error)) from None
             total += done

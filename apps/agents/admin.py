@@ -3,7 +3,7 @@ from django.contrib import admin
 from apps.agents.models import Agent, AgentMCPServer
 
 
-class AgentMCPServerInline(admin.TabularInline):
+class AgentMCPServerInline(admin.TabularInline[AgentMCPServer, Agent]):
     model = AgentMCPServer
     extra = 0
     fields = ("name", "enabled", "created_at")
@@ -11,7 +11,7 @@ class AgentMCPServerInline(admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(admin.ModelAdmin[Agent]):
     list_display = ("name", "project", "agent_type", "is_default", "created_at")
     list_filter = ("agent_type", "is_default")
     search_fields = ("name", "description", "project__name")
@@ -21,7 +21,7 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentMCPServer)
-class AgentMCPServerAdmin(admin.ModelAdmin):
+class AgentMCPServerAdmin(admin.ModelAdmin[AgentMCPServer]):
     # `config` is not shown: its env and headers may carry secrets.
     list_display = ("name", "agent", "enabled", "created_at")
     list_filter = ("enabled",)

@@ -5,7 +5,7 @@ from apps.credentials.models import Credential
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(admin.ModelAdmin[Credential]):
     # The encrypted secret and its key id are never displayed or editable here.
     list_display = ("name", "provider", "project", "auth_type", "is_configured", "updated_at")
     list_filter = ("provider", "auth_type", "is_configured")

@@ -88,7 +88,9 @@ def upstream_message(body: Any) -> str:
     return str(error)
 
 
-def post(url: str, *, json: dict | None = None, data: dict | None = None) -> tuple[int, Any]:
+def post(
+    url: str, *, json: dict[str, Any] | None = None, data: dict[str, Any] | None = None
+) -> tuple[int, Any]:
     try:
         response = requests.post(
             url,

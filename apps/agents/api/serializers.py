@@ -46,7 +46,7 @@ class HttpConfigSerializer(StrictSerializer):
     headers = StringMapField(names=HEADER_NAME, values=HEADER_VALUE, what="headers", required=False)
 
 
-CONFIG_SERIALIZERS: dict[str, serializers.Serializer | type[serializers.Serializer]] = {
+CONFIG_SERIALIZERS: dict[str, serializers.Serializer[Any] | type[serializers.Serializer[Any]]] = {
     "stdio": StdioConfigSerializer,
     "http": HttpConfigSerializer,
 }
@@ -84,7 +84,7 @@ class MCPServerInputSerializer(StrictSerializer):
     enabled = JsonBooleanField(default=True)
 
 
-def mcp_servers_field(**kwargs: Any) -> serializers.ListSerializer:
+def mcp_servers_field(**kwargs: Any) -> serializers.ListSerializer[Any]:
     # Built by hand: `many=True` hands `allow_null` to each item too, letting `[null]` through.
     server = MCPServerInputSerializer(error_messages={"null": "An MCP server cannot be null"})
     return serializers.ListSerializer(child=server, source="mcp_servers", **kwargs)
@@ -119,7 +119,7 @@ class AgentUpdateSerializer(StrictSerializer):
 
 
 @extend_schema_serializer(component_name="MCPServer")
-class MCPServerOutputSerializer(serializers.ModelSerializer):
+class MCPServerOutputSerializer(serializers.ModelSerializer[AgentMCPServer]):
     config = serializers.SerializerMethodField()
 
     class Meta:
@@ -132,7 +132,7 @@ class MCPServerOutputSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="Agent")
-class AgentOutputSerializer(serializers.ModelSerializer):
+class AgentOutputSerializer(serializers.ModelSerializer[Agent]):
     agentType = serializers.CharField(source="agent_type")
     systemPrompt = serializers.CharField(source="system_prompt")
     mcpServers = MCPServerOutputSerializer(source="mcp_servers", many=True)

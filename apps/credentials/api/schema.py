@@ -31,7 +31,9 @@ class CopilotDeviceCodeSchema(OpenApiSerializerExtension):
     priority = 1
 
     def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
-        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema: dict[str, Any] = auto_schema._map_serializer(
+            self.target, direction, bypass_extensions=True
+        )
         if direction == "request":
             schema["additionalProperties"] = False
             schema["anyOf"] = [

@@ -12,7 +12,7 @@ from discobot.api.serializers import DisplayNameField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="CredentialInfo")
-class CredentialInfoSerializer(serializers.ModelSerializer):
+class CredentialInfoSerializer(serializers.ModelSerializer[Credential]):
     """Everything about a credential except its secret."""
 
     authType = serializers.CharField(source="auth_type")

@@ -94,3 +94,19 @@ def git_repo(tmp_path) -> Path:
     subprocess.run([*git, "add", "README.md"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
     return repo
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A transactional test empties the tables when it ends; without `serialized_rollback` the
+    seeded rows (the `local` project, content types) come back with new ids, and the next test
+    that restores them fails at setup. Refuse such a test at collection instead."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if (
+            marker
+            and marker.kwargs.get("transaction")
+            and not marker.kwargs.get("serialized_rollback")
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid}: a transactional test needs serialized_rollback=True"
+            )

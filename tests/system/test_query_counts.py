@@ -175,7 +175,9 @@ async def events_replayed(cookie: str, project: Project, count: int) -> bytes:
     return body
 
 
-@pytest.mark.django_db(transaction=True)  # the stream reads on other threads' connections
+# Committed rows: the stream reads on other threads' connections. serialized_rollback restores
+# the seeded rows (the `local` project, content types) for the tests after it.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("rows", ROWS)
 def test_event_replay(rows, auth_enabled):
     member = UserFactory.create()

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "apps.agents",
     "apps.credentials",
     "apps.gitops",
+    "apps.sandbox",
     "apps.terminal",
     "apps.chat",
 ]

@@ -1,0 +1,109 @@
+"""The interface every sandbox provider implements (docker, local; a cluster engine later).
+
+Callers name a sandbox by its session and never see how it runs: a provider on another engine
+(one Kubernetes pod per session, say) plugs in behind the same calls.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+class SandboxState(enum.StrEnum):
+    MISSING = "missing"  # never created, or removed (also from outside the app)
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What a session's sandbox is made from."""
+
+    session_uuid: str  # the session's primary key: unique across projects
+    session_id: str  # the client's id, for names and labels people read
+    project_id: str
+    working_copy: Path  # mounted (or used) as the sandbox's /workspace
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    session_uuid: str
+    state: SandboxState
+    name: str = ""  # the engine's name for it, e.g. discobot-session-<id>
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+    truncated: bool = False  # output went past the cap and was cut
+
+
+class PtyConnection(Protocol):
+    """An interactive terminal attached to a program in the sandbox."""
+
+    def read(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
+        """Output so far (blocks up to `timeout`); b"" once the program has ended."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def resize(self, rows: int, cols: int) -> None: ...
+
+    def close(self) -> None:
+        """Detaches; what runs in the sandbox (a tmux session) keeps running."""
+
+
+class SandboxProvider(Protocol):
+    name: str
+
+    def available(self) -> bool:
+        """Whether this provider can run sandboxes here now (an engine answers, ...)."""
+
+    def create(self, spec: SandboxSpec) -> SandboxInfo:
+        """Creates the sandbox if it does not exist; idempotent."""
+
+    def start(self, session_uuid: str) -> SandboxInfo: ...
+
+    def stop(self, session_uuid: str) -> SandboxInfo: ...
+
+    def remove(self, session_uuid: str) -> None:
+        """Removes the sandbox; a missing one is not an error."""
+
+    def status(self, session_uuid: str) -> SandboxInfo: ...
+
+    def list(self) -> list[SandboxInfo]:
+        """Every sandbox this provider holds for Discobot (for reconciling with sessions)."""
+
+    def exec(
+        self,
+        session_uuid: str,
+        command: Sequence[str],
+        *,
+        cwd: str = "/workspace",
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+        timeout: float = 60.0,
+        output_cap: int = 1024 * 1024,
+    ) -> ExecResult:
+        """Runs a command to completion. `cwd` is a path inside the sandbox (`/workspace` is the
+        working copy); `user` None is the sandbox's non-root user, "root" is root."""
+
+    def attach_pty(
+        self,
+        session_uuid: str,
+        command: Sequence[str],
+        *,
+        rows: int,
+        cols: int,
+        root: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> PtyConnection:
+        """Starts `command` on a new terminal of the given size, in `/workspace`."""

@@ -523,3 +523,14 @@ GIT_AUTHOR_EMAIL = env.str("GIT_AUTHOR_EMAIL", default="discobot@localhost")
 # other fields; a larger body is refused with 413 before it is read.
 REQUEST_BODY_OVERHEAD_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * ((FILE_MAX_BYTES + 2) // 3) + REQUEST_BODY_OVERHEAD_BYTES
+
+# --- Sandbox (docker) -------------------------------------------------------------------------
+
+# Built on this machine by sandbox/build-image.sh: no registry is needed.
+SANDBOX_IMAGE = env.str("SANDBOX_IMAGE", default="discobot-sandbox:latest")
+# Per container: CPUs (fractions allowed), memory (docker's units: 512m, 2g), processes.
+SANDBOX_CPUS = env.float("SANDBOX_CPUS", default=1.0)
+SANDBOX_MEMORY = env.str("SANDBOX_MEMORY", default="2g")
+SANDBOX_PIDS_LIMIT = env.int("SANDBOX_PIDS_LIMIT", default=512)
+# A docker network mode: "bridge" reaches the network, "none" cuts the sandbox off.
+SANDBOX_NETWORK = env.str("SANDBOX_NETWORK", default="bridge")

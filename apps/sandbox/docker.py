@@ -1,0 +1,320 @@
+"""The docker provider: one container per session, on the engine this server reaches.
+
+The container runs `sleep infinity` under docker's init as the image's non-root user `discobot`
+(uid 1000), with the session's working copy bind-mounted at /workspace. Everything the session
+does is an exec into it; the shell of the terminal is one too (under tmux, which outlives it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import select
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import docker
+from django.conf import settings
+from docker.errors import APIError, DockerException, NotFound
+
+from apps.sandbox.provider import ExecResult, SandboxInfo, SandboxSpec, SandboxState
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_USER = "discobot"  # uid 1000 in sandbox/Dockerfile
+WORKSPACE = "/workspace"
+LABEL_SESSION = "discobot.session"
+LABEL_SESSION_ID = "discobot.session-id"
+LABEL_PROJECT = "discobot.project"
+
+# Capabilities of docker's default set that nothing in a sandbox needs. CHOWN, DAC_OVERRIDE,
+# FOWNER, SETUID/SETGID and KILL stay: the root terminal and the ACL grant below use them.
+DROPPED_CAPABILITIES = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "SYS_CHROOT"]
+
+# `timeout` exits 124 when it stopped the command, 137 when it had to kill it.
+TIMEOUT_EXIT_CODES = (124, 137)
+
+_STATES = {
+    "created": SandboxState.CREATED,
+    "running": SandboxState.RUNNING,
+    "restarting": SandboxState.RUNNING,
+    "paused": SandboxState.RUNNING,
+    "exited": SandboxState.STOPPED,
+    "dead": SandboxState.STOPPED,
+    "removing": SandboxState.MISSING,
+}
+
+
+def container_name(spec: SandboxSpec) -> str:
+    """`discobot-session-<id>-<uuid prefix>`: readable, and unique although two projects may
+    hold sessions with the same client id."""
+    readable = re.sub(r"[^a-zA-Z0-9_.-]", "-", spec.session_id)[:40].strip("-.") or "session"
+    return f"discobot-session-{readable}-{spec.session_uuid.replace('-', '')[:8]}"
+
+
+class DockerPty:
+    """A terminal on an exec with a TTY: the raw socket docker hands back from `exec_start`."""
+
+    def __init__(self, api: Any, exec_id: str, sock: socket.socket) -> None:
+        self._api = api
+        self._exec_id = exec_id
+        self._sock = sock
+
+    def read(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
+        """Output so far; b"" once the program has ended; TimeoutError when nothing came in
+        `timeout` seconds."""
+        ready, _, _ = select.select([self._sock], [], [], timeout)
+        if not ready:
+            raise TimeoutError("no terminal output in time")
+        try:
+            return self._sock.recv(max_bytes)
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def resize(self, rows: int, cols: int) -> None:
+        self._api.exec_resize(self._exec_id, height=rows, width=cols)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # already closed by the other side
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+
+class DockerProvider:
+    name = "docker"
+
+    def __init__(self, *, base_url: str | None = None) -> None:
+        # Exec streams stay open as long as their command runs: the commands bound themselves
+        # (`timeout`), so the HTTP timeout only catches an engine that stopped answering.
+        self._base_url = base_url  # None: DOCKER_HOST, else the local socket
+        self._client = self._connect(timeout=3600)
+        self._api = self._client.api
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def available(self) -> bool:
+        try:
+            probe = self._connect(timeout=3)
+            try:
+                probe.ping()
+                probe.images.get(settings.SANDBOX_IMAGE)
+            finally:
+                probe.close()
+        except (DockerException, OSError):
+            return False
+        return True
+
+    def create(self, spec: SandboxSpec) -> SandboxInfo:
+        existing = self._container(spec.session_uuid)
+        if existing is not None:
+            return self._info(spec.session_uuid, existing)
+        try:
+            container = self._client.containers.create(
+                settings.SANDBOX_IMAGE,
+                command=["sleep", "infinity"],
+                name=container_name(spec),
+                labels={
+                    LABEL_SESSION: spec.session_uuid,
+                    LABEL_SESSION_ID: spec.session_id,
+                    LABEL_PROJECT: spec.project_id,
+                },
+                environment=dict(spec.env),
+                user=SANDBOX_USER,
+                working_dir=WORKSPACE,
+                volumes={str(spec.working_copy): {"bind": WORKSPACE, "mode": "rw"}},
+                init=True,
+                nano_cpus=int(settings.SANDBOX_CPUS * 1e9),
+                mem_limit=settings.SANDBOX_MEMORY,
+                pids_limit=settings.SANDBOX_PIDS_LIMIT,
+                network_mode=settings.SANDBOX_NETWORK,
+                cap_drop=DROPPED_CAPABILITIES,
+                # Tightens (never loosens) docker's default seccomp profile, which stays on.
+                security_opt=["no-new-privileges"],
+            )
+        except APIError as error:
+            if error.status_code != 409:  # 409: a concurrent create of the same session won
+                raise
+            container = self._container(spec.session_uuid)
+            if container is None:
+                raise
+        return self._info(spec.session_uuid, container)
+
+    def start(self, session_uuid: str) -> SandboxInfo:
+        container = self._require(session_uuid)
+        if container.status != "running":
+            container.start()
+            self._grant_workspace(container)
+            container.reload()
+        return self._info(session_uuid, container)
+
+    def stop(self, session_uuid: str) -> SandboxInfo:
+        container = self._container(session_uuid)
+        if container is None:
+            return SandboxInfo(session_uuid=session_uuid, state=SandboxState.MISSING)
+        if container.status == "running":
+            container.stop(timeout=5)
+            container.reload()
+        return self._info(session_uuid, container)
+
+    def remove(self, session_uuid: str) -> None:
+        container = self._container(session_uuid)
+        if container is None:
+            return
+        with contextlib.suppress(NotFound):  # removed meanwhile: what was asked for
+            container.remove(force=True)
+
+    def status(self, session_uuid: str) -> SandboxInfo:
+        container = self._container(session_uuid)
+        if container is None:
+            return SandboxInfo(session_uuid=session_uuid, state=SandboxState.MISSING)
+        return self._info(session_uuid, container)
+
+    def list(self) -> list[SandboxInfo]:
+        containers = self._client.containers.list(all=True, filters={"label": LABEL_SESSION})
+        return [self._info(c.labels[LABEL_SESSION], c) for c in containers]
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def exec(
+        self,
+        session_uuid: str,
+        command: Sequence[str],
+        *,
+        cwd: str = WORKSPACE,
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+        timeout: float = 60.0,
+        output_cap: int = 1024 * 1024,
+    ) -> ExecResult:
+        container = self._require_running(session_uuid)
+        exec_id = self._api.exec_create(
+            container.id,
+            ["timeout", "--kill-after=2", f"{timeout:g}", *command],
+            stdout=True,
+            stderr=True,
+            workdir=cwd,
+            environment=dict(env or {}),
+            user=user or SANDBOX_USER,
+        )["Id"]
+        started = time.monotonic()
+        stdout, stderr = bytearray(), bytearray()
+        truncated = False
+        # Past the cap the rest is read and dropped, so the command is never stuck on a full
+        # pipe: it ends by itself or by `timeout`.
+        for out, err in self._api.exec_start(exec_id, stream=True, demux=True):
+            for chunk, buffer in ((out, stdout), (err, stderr)):
+                if not chunk:
+                    continue
+                room = output_cap - len(stdout) - len(stderr)
+                if len(chunk) > room:
+                    truncated = True
+                buffer.extend(chunk[: max(room, 0)])
+        exit_code = self._exit_code(exec_id)
+        timed_out = exit_code in TIMEOUT_EXIT_CODES and time.monotonic() - started >= timeout
+        return ExecResult(
+            exit_code=exit_code,
+            stdout=bytes(stdout),
+            stderr=bytes(stderr),
+            timed_out=timed_out,
+            truncated=truncated,
+        )
+
+    def attach_pty(
+        self,
+        session_uuid: str,
+        command: Sequence[str],
+        *,
+        rows: int,
+        cols: int,
+        root: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> DockerPty:
+        container = self._require_running(session_uuid)
+        # The size is set before the program starts: a resize after `exec_start` would race
+        # with the program reading it (tmux, a prompt) at its start.
+        sized = [
+            "sh",
+            "-c",
+            'stty rows "$1" cols "$2"; shift 2; exec "$@"',
+            "sh",
+            str(rows),
+            str(cols),
+            *command,
+        ]
+        exec_id = self._api.exec_create(
+            container.id,
+            sized,
+            stdin=True,
+            tty=True,
+            workdir=WORKSPACE,
+            environment={"TERM": "xterm-256color", **(env or {})},
+            user="root" if root else SANDBOX_USER,
+        )["Id"]
+        attached = self._api.exec_start(exec_id, tty=True, socket=True)
+        return DockerPty(self._api, exec_id, attached._sock)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _connect(self, *, timeout: int) -> Any:
+        if self._base_url:
+            return docker.DockerClient(base_url=self._base_url, timeout=timeout)
+        return docker.from_env(timeout=timeout)
+
+    def _container(self, session_uuid: str) -> Any | None:
+        """The session's container, or None: also when it was removed outside the app."""
+        found = self._client.containers.list(
+            all=True, filters={"label": f"{LABEL_SESSION}={session_uuid}"}
+        )
+        return found[0] if found else None
+
+    def _require(self, session_uuid: str) -> Any:
+        container = self._container(session_uuid)
+        if container is None:
+            raise LookupError(f"no sandbox for session {session_uuid}")
+        return container
+
+    def _require_running(self, session_uuid: str) -> Any:
+        container = self._require(session_uuid)
+        if container.status != "running":
+            raise RuntimeError(f"the sandbox of session {session_uuid} is not running")
+        return container
+
+    def _info(self, session_uuid: str, container: Any) -> SandboxInfo:
+        return SandboxInfo(
+            session_uuid=session_uuid,
+            state=_STATES.get(container.status, SandboxState.STOPPED),
+            name=container.name,
+        )
+
+    def _exit_code(self, exec_id: str) -> int:
+        # The stream can end a moment before the engine records the exit code.
+        for _ in range(50):
+            inspected = self._api.exec_inspect(exec_id)
+            if not inspected["Running"] and inspected["ExitCode"] is not None:
+                return int(inspected["ExitCode"])
+            time.sleep(0.05)
+        raise RuntimeError("the engine did not report the exit code")
+
+    def _grant_workspace(self, container: Any) -> None:
+        """Lets the sandbox user write the working copy without changing its owner.
+
+        The server writes working copies as its own user (root here), and git (pygit2 too)
+        refuses a repository owned by someone else, so a chown would break the server's side.
+        An ACL for uid 1000, inherited by new files, gives the sandbox user write access and
+        keeps the owner; the image trusts /workspace as a git safe.directory for the same reason.
+        """
+        exit_code, output = container.exec_run(
+            ["setfacl", "-R", "-m", "u:1000:rwX,d:u:1000:rwX", WORKSPACE], user="root"
+        )
+        if exit_code != 0:
+            logger.warning(
+                "sandbox %s: the working copy stays read-only to its user: %s",
+                container.name,
+                output.decode(errors="replace").strip(),
+            )

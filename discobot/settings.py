@@ -503,8 +503,20 @@ WORKSPACE_ROOTS = [Path(root).expanduser() for root in env.list("WORKSPACE_ROOTS
 GIT_URL_SCHEMES = [
     scheme.lower() for scheme in env.list("GIT_URL_SCHEMES", default=["https", "ssh", "git"])
 ]
-SANDBOX_PROVIDER = env.str("SANDBOX_PROVIDER", default="local")
-SANDBOX_PROVIDERS = ["local"]
+# Where sessions run: `auto` takes docker when its engine answers, else local (apps.sandbox).
+SANDBOX_PROVIDER = env.str("SANDBOX_PROVIDER", default="auto")
+if SANDBOX_PROVIDER not in ("auto", "docker", "local"):
+    fail_configuration("SANDBOX_PROVIDER must be auto, docker or local")
+# The local provider runs sessions as the server's own user, without isolation: with auth on
+# (several users) only when the operator says so.
+LOCAL_PROVIDER_ENABLED = env.bool("LOCAL_PROVIDER_ENABLED", default=False)
+SANDBOX_IMAGE = env.str("SANDBOX_IMAGE", default="discobot-sandbox:latest")
+SANDBOX_CPUS = env.float("SANDBOX_CPUS", default=1.0)
+SANDBOX_MEMORY = env.str("SANDBOX_MEMORY", default="2g")
+SANDBOX_PIDS_LIMIT = env.int("SANDBOX_PIDS_LIMIT", default=512)
+SANDBOX_NETWORK = env.str("SANDBOX_NETWORK", default="bridge")
+# Blank: the Docker SDK's own default (the DOCKER_HOST variable, then the local socket).
+DOCKER_HOST = env.str("DOCKER_HOST", default="")
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
 
 # --- Git ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.sandbox.selectors import sandbox_status_messages
 from discobot import readiness
 
 # Tools the server shells out to; a missing one is a warning, as in the contract (§2 Health).
@@ -72,6 +73,7 @@ class SystemStatusView(APIView):
             for tool, message_id, title, message in REQUIRED_TOOLS
             if shutil.which(tool) is None
         ]
+        messages += sandbox_status_messages()
         ok = not any(message["level"] == "error" for message in messages)
         return Response({"ok": ok, "messages": messages})
 

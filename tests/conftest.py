@@ -20,6 +20,9 @@ from tests.projects.factories import MemberFactory, ProjectFactory
 @pytest.fixture
 def auth_enabled(settings):
     settings.AUTH_ENABLED = True
+    # Whether or not this machine has a Docker engine, sessions may run on the local provider,
+    # as an operator allows it (tests/sandbox pins the refusal when it is not allowed).
+    settings.LOCAL_PROVIDER_ENABLED = True
 
 
 @pytest.fixture

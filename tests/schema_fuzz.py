@@ -198,6 +198,7 @@ def fuzzed_server(tmp_path: Path) -> Iterator[tuple[Server, Seed]]:
             SESSION_SECRET=SESSION_SECRET,
             ENCRYPTION_KEY=ENCRYPTION_KEY,
             WORKSPACE_ROOTS=str(roots),
+            LOCAL_PROVIDER_ENABLED="true",  # sessions run whether or not Docker is here
             AUTH_FAILURE_RATE="100000/m",
             UPSTREAM_TIMEOUT_SECONDS="2",
             LOG_LEVEL="ERROR",

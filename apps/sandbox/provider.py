@@ -51,7 +51,8 @@ class PtyConnection(Protocol):
     """An interactive terminal attached to a program in the sandbox."""
 
     def read(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
-        """Output so far (blocks up to `timeout`); b"" once the program has ended."""
+        """Output so far (blocks up to `timeout`, None: until some comes); b"" once the program
+        has ended; TimeoutError when nothing came in time."""
 
     def write(self, data: bytes) -> None: ...
 

@@ -20,6 +20,7 @@ from apps.core.models import Job, JobStatus
 from apps.projects.events import SessionUpdated, WorkspaceUpdated
 from apps.projects.models import Project
 from apps.projects.services import project_event_record
+from apps.sandbox.selectors import provider_choose
 from apps.workspaces.models import (
     CommitStatus,
     JobType,
@@ -234,9 +235,9 @@ def folder_is_repository(folder: Path) -> bool:
 
 
 def provider_check(provider: str) -> str:
-    if provider and provider not in settings.SANDBOX_PROVIDERS:
-        allowed = ", ".join(settings.SANDBOX_PROVIDERS)
-        raise ApplicationError(f"Unknown provider {provider!r}; this server offers: {allowed}")
+    """A provider this server runs now; the name is kept as asked, so a `docker` workspace that
+    falls back to the local provider moves to Docker once an engine answers."""
+    provider_choose(provider)
     return provider
 
 

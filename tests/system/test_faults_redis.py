@@ -101,6 +101,7 @@ def settings_for(tmp_path: Path, redis_url: str) -> dict[str, str]:
         "ENCRYPTION_KEY": ENCRYPTION_KEY,
         "REDIS_URL": redis_url,
         "WORKSPACE_ROOTS": str(tmp_path),
+        "LOCAL_PROVIDER_ENABLED": "true",  # sessions run whether or not Docker is here
         "EVENTS_POLL_SECONDS": "0.5",
         "JOB_RETRY_BACKOFF_SECONDS": "0",
     }

@@ -269,7 +269,9 @@ class TestWorkspaceReadUpdateDelete:
         assert not Workspace.objects.exists()
         assert git_repo.is_dir()  # a user's own folder is never deleted
 
-    def test_providers(self, client, base):
+    def test_providers(self, client, base, settings):
+        settings.DOCKER_HOST = "tcp://127.0.0.1:9"  # no engine answers there
+
         assert client.get(f"{base}/workspaces/providers").json() == {"providers": ["local"]}
 
     def test_sessions_of_a_workspace(self, client, base, project):

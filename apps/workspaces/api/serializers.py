@@ -3,10 +3,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from apps.sandbox.selectors import PROVIDER_NAMES
 from apps.workspaces.models import SESSION_ID_PATTERN, Session, SessionStatus, SourceType, Workspace
 from discobot.api.fields import WHITESPACE, JsonBooleanField, QueryBooleanField, TextField
 from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
@@ -99,9 +99,7 @@ _EDGE = f"[^{WHITESPACE}\\u0000-\\u001f\\u007f]"
 SOURCE_PATTERN = f"^{_SPACE}{_EDGE}(?:{_TEXT}*{_EDGE})?{_SPACE}$"
 LOCAL_FOLDER_PATTERN = f"^{_SPACE}[/~](?:{_TEXT}*{_EDGE})?{_SPACE}$"
 # The sandbox providers this server offers, or blank for its default (checked by the service).
-SANDBOX_PROVIDER_PATTERN = (
-    "^(?:" + "|".join(re.escape(name) for name in settings.SANDBOX_PROVIDERS) + ")?$"
-)
+SANDBOX_PROVIDER_PATTERN = "^(?:" + "|".join(re.escape(name) for name in PROVIDER_NAMES) + ")?$"
 
 
 def workspace_path_field(**kwargs: Any) -> TextField:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
@@ -10,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.projects.api.base import ProjectScopedView
+from apps.sandbox.selectors import providers_available
 from apps.workspaces import selectors, services
 from apps.workspaces.api import schema  # noqa: F401 (registers the schema extensions)
 from apps.workspaces.api.serializers import (
@@ -67,7 +67,7 @@ class WorkspaceProvidersView(ProjectScopedView):
         ),
     )
     def get(self, request: Request, project_id: str) -> Response:
-        return Response({"providers": settings.SANDBOX_PROVIDERS})
+        return Response({"providers": providers_available()})
 
 
 class WorkspaceDetailView(ProjectScopedView):

@@ -1,0 +1,184 @@
+"""The contract every sandbox provider keeps, run against each one this machine can run."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from apps.sandbox.local import LocalProvider, tmux_attach_command, tmux_socket
+from apps.sandbox.provider import PtyConnection, SandboxState
+from discobot.errors import ApplicationError
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.django_db
+
+
+def sh(provider, session_uuid: str, script: str, **kwargs):
+    return provider.exec(session_uuid, ["sh", "-c", script], **kwargs)
+
+
+class TestLifecycle:
+    def test_a_sandbox_goes_through_its_states_and_each_step_is_idempotent(self, provider, spec):
+        sandbox = spec.session_uuid
+        assert provider.status(sandbox).state == SandboxState.MISSING
+
+        assert provider.create(spec).state == SandboxState.CREATED
+        assert provider.create(spec).state == SandboxState.CREATED
+        assert provider.start(sandbox).state == SandboxState.RUNNING
+        assert provider.start(sandbox).state == SandboxState.RUNNING
+        assert provider.status(sandbox).state == SandboxState.RUNNING
+        assert sandbox in {info.session_uuid for info in provider.list()}
+        assert provider.stop(sandbox).state == SandboxState.STOPPED
+        assert provider.stop(sandbox).state == SandboxState.STOPPED
+        assert provider.start(sandbox).state == SandboxState.RUNNING
+
+        provider.remove(sandbox)
+        provider.remove(sandbox)
+
+        assert provider.status(sandbox).state == SandboxState.MISSING
+        assert sandbox not in {info.session_uuid for info in provider.list()}
+
+
+class TestExec:
+    def test_exit_code_stdout_and_stderr_come_back(self, provider, running):
+        result = sh(provider, running, "echo out; echo err >&2; exit 3")
+
+        assert (result.exit_code, result.stdout, result.stderr) == (3, b"out\n", b"err\n")
+        assert not result.timed_out and not result.truncated
+
+    def test_workspace_is_the_working_copy(self, provider, running, working_copy):
+        assert sh(provider, running, "cat marker.txt").stdout == b"the working copy\n"
+        assert sh(provider, running, "cat inner.txt", cwd="/workspace/sub").stdout == (
+            b"inside sub\n"
+        )
+
+        sh(provider, running, "echo made > made.txt")
+
+        assert (working_copy / "made.txt").read_text() == "made\n"
+
+    def test_the_given_env_and_the_sandboxs_env_are_seen(self, provider, running):
+        result = sh(provider, running, 'echo "$SANDBOX_GREETING/$OWN"', env={"OWN": "given"})
+
+        assert result.stdout == b"from the spec/given\n"
+
+    def test_the_servers_secrets_are_not_seen(self, provider, running, monkeypatch):
+        monkeypatch.setenv("ENCRYPTION_KEY", "a-server-secret")
+        monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/discobot")
+
+        environment = sh(provider, running, "env").stdout.decode()
+
+        assert "a-server-secret" not in environment
+        assert "DATABASE_URL" not in environment
+        assert "PATH=" in environment
+
+    def test_a_command_past_its_timeout_is_killed(self, provider, running):
+        result = sh(provider, running, "sleep 60 & sleep 60; echo never", timeout=1)
+
+        assert result.timed_out
+        assert result.exit_code != 0
+        assert b"never" not in result.stdout
+
+    def test_output_past_the_cap_is_cut_and_flagged(self, provider, running):
+        result = sh(provider, running, "yes | head -c 100000", output_cap=1000)
+
+        assert result.truncated
+        assert result.stdout == b"y\n" * 500
+        assert result.exit_code == 0
+
+
+class TestAttachPty:
+    def test_typed_input_runs_and_its_output_is_read(self, provider, running):
+        terminal = provider.attach_pty(running, ["sh"], rows=24, cols=80)
+        try:
+            terminal.write(b"echo hi-$((40 + 2))\n")
+
+            assert "hi-42" in read_until(terminal, "hi-42")
+        finally:
+            terminal.close()
+
+    def test_a_resize_changes_stty_size(self, provider, running):
+        terminal = provider.attach_pty(running, ["sh"], rows=24, cols=80)
+        try:
+            terminal.write(b"stty size\n")
+            assert "24 80" in read_until(terminal, "24 80")
+
+            terminal.resize(40, 120)
+            terminal.write(b"stty size\n")
+
+            assert "40 120" in read_until(terminal, "40 120")
+        finally:
+            terminal.close()
+
+    def test_the_terminal_starts_in_the_working_copy(self, provider, running):
+        terminal = provider.attach_pty(running, ["sh"], rows=24, cols=80)
+        try:
+            terminal.write(b"cat marker.txt\n")
+
+            assert "the working copy" in read_until(terminal, "the working copy")
+        finally:
+            terminal.close()
+
+
+class TestLocalProvider:
+    """What only the local provider has to say: its paths are the server's."""
+
+    @pytest.fixture
+    def provider(self):
+        return LocalProvider()
+
+    @pytest.mark.parametrize("cwd", ["/etc", "/workspace/../..", "../outside"])
+    def test_a_directory_outside_the_workspace_is_refused(self, provider, running, cwd):
+        with pytest.raises(ApplicationError, match="outside /workspace"):
+            sh(provider, running, "pwd", cwd=cwd)
+
+    def test_a_symlink_out_of_the_working_copy_is_refused(self, provider, running, working_copy):
+        (working_copy / "escape").symlink_to("/etc")
+
+        with pytest.raises(ApplicationError, match="outside /workspace"):
+            sh(provider, running, "pwd", cwd="/workspace/escape")
+
+    def test_states_survive_a_new_provider_object(self, provider, spec):
+        """What a restart of the server sees: the registry on disk."""
+        provider.create(spec)
+        provider.start(spec.session_uuid)
+
+        assert LocalProvider().status(spec.session_uuid).state == SandboxState.RUNNING
+
+    def test_a_tmux_shell_survives_a_detach_and_ends_with_the_sandbox(
+        self, provider, spec, settings, tmp_path_factory
+    ):
+        # A short DATA_DIR: the tmux socket's path must fit in a Unix socket address.
+        settings.DATA_DIR = tmp_path_factory.mktemp("d", numbered=True)
+
+        provider.create(spec)
+        provider.start(spec.session_uuid)
+        command = tmux_attach_command(spec.session_uuid, "main")
+        first = provider.attach_pty(spec.session_uuid, command, rows=24, cols=80)
+        first.write(b"KEPT=still-here\n")
+        first.write(b"echo set-$KEPT\n")
+        read_until(first, "set-still-here")
+        first.close()
+
+        second = provider.attach_pty(spec.session_uuid, command, rows=24, cols=80)
+        try:
+            second.write(b"echo again-$KEPT\n")
+            assert "again-still-here" in read_until(second, "again-still-here")
+        finally:
+            second.close()
+
+        provider.stop(spec.session_uuid)
+        assert not tmux_socket(spec.session_uuid).exists()
+        provider.remove(spec.session_uuid)
+
+
+def read_until(terminal: PtyConnection, needle: str) -> str:
+    seen = []
+
+    def found() -> bool:
+        with contextlib.suppress(TimeoutError):
+            seen.append(terminal.read(timeout=0.5).decode(errors="replace"))
+        return needle in "".join(seen)
+
+    wait_for(found, timeout=30, interval=0)
+    return "".join(seen)

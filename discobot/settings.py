@@ -510,10 +510,13 @@ if SANDBOX_PROVIDER not in ("auto", "docker", "local"):
 # The local provider runs sessions as the server's own user, without isolation: with auth on
 # (several users) only when the operator says so.
 LOCAL_PROVIDER_ENABLED = env.bool("LOCAL_PROVIDER_ENABLED", default=False)
+# The docker provider's image, built on this machine by sandbox/build-image.sh (no registry).
 SANDBOX_IMAGE = env.str("SANDBOX_IMAGE", default="discobot-sandbox:latest")
+# Per container: CPUs (fractions allowed), memory (docker's units: 512m, 2g), processes.
 SANDBOX_CPUS = env.float("SANDBOX_CPUS", default=1.0)
 SANDBOX_MEMORY = env.str("SANDBOX_MEMORY", default="2g")
 SANDBOX_PIDS_LIMIT = env.int("SANDBOX_PIDS_LIMIT", default=512)
+# A docker network mode: "bridge" reaches the network, "none" cuts the sandbox off.
 SANDBOX_NETWORK = env.str("SANDBOX_NETWORK", default="bridge")
 # Blank: the Docker SDK's own default (the DOCKER_HOST variable, then the local socket).
 DOCKER_HOST = env.str("DOCKER_HOST", default="")
@@ -535,14 +538,3 @@ GIT_AUTHOR_EMAIL = env.str("GIT_AUTHOR_EMAIL", default="discobot@localhost")
 # other fields; a larger body is refused with 413 before it is read.
 REQUEST_BODY_OVERHEAD_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * ((FILE_MAX_BYTES + 2) // 3) + REQUEST_BODY_OVERHEAD_BYTES
-
-# --- Sandbox (docker) -------------------------------------------------------------------------
-
-# Built on this machine by sandbox/build-image.sh: no registry is needed.
-SANDBOX_IMAGE = env.str("SANDBOX_IMAGE", default="discobot-sandbox:latest")
-# Per container: CPUs (fractions allowed), memory (docker's units: 512m, 2g), processes.
-SANDBOX_CPUS = env.float("SANDBOX_CPUS", default=1.0)
-SANDBOX_MEMORY = env.str("SANDBOX_MEMORY", default="2g")
-SANDBOX_PIDS_LIMIT = env.int("SANDBOX_PIDS_LIMIT", default=512)
-# A docker network mode: "bridge" reaches the network, "none" cuts the sandbox off.
-SANDBOX_NETWORK = env.str("SANDBOX_NETWORK", default="bridge")

@@ -92,7 +92,8 @@ class DockerProvider:
     def __init__(self, *, base_url: str | None = None) -> None:
         # Exec streams stay open as long as their command runs: the commands bound themselves
         # (`timeout`), so the HTTP timeout only catches an engine that stopped answering.
-        self._base_url = base_url  # None: DOCKER_HOST, else the local socket
+        # None: the DOCKER_HOST setting, else the SDK's default (its variable, the local socket).
+        self._base_url = base_url or settings.DOCKER_HOST or None
         self._client = self._connect(timeout=3600)
         self._api = self._client.api
 

@@ -20,12 +20,18 @@ import docker
 from django.conf import settings
 from docker.errors import APIError, DockerException, NotFound
 
-from apps.sandbox.provider import ExecResult, SandboxInfo, SandboxSpec, SandboxState
+from apps.sandbox.provider import (
+    EXEC_OUTPUT_CAP,
+    WORKSPACE,
+    ExecResult,
+    SandboxInfo,
+    SandboxSpec,
+    SandboxState,
+)
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_USER = "discobot"  # uid 1000 in sandbox/Dockerfile
-WORKSPACE = "/workspace"
 LABEL_SESSION = "discobot.session"
 LABEL_SESSION_ID = "discobot.session-id"
 LABEL_PROJECT = "discobot.project"
@@ -191,7 +197,7 @@ class DockerProvider:
         env: Mapping[str, str] | None = None,
         user: str | None = None,
         timeout: float = 60.0,
-        output_cap: int = 1024 * 1024,
+        output_cap: int = EXEC_OUTPUT_CAP,
     ) -> ExecResult:
         container = self._require_running(session_uuid)
         exec_id = self._api.exec_create(

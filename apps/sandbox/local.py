@@ -27,10 +27,16 @@ from typing import IO, Any
 
 from django.conf import settings
 
-from apps.sandbox.provider import ExecResult, SandboxInfo, SandboxSpec, SandboxState
+from apps.sandbox.provider import (
+    EXEC_OUTPUT_CAP,
+    WORKSPACE,
+    ExecResult,
+    SandboxInfo,
+    SandboxSpec,
+    SandboxState,
+)
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 
-SANDBOX_ROOT = "/workspace"
 PROCESS_EXIT_WAIT_SECONDS = 2.0
 
 
@@ -165,11 +171,11 @@ class LocalProvider:
         session_uuid: str,
         command: Sequence[str],
         *,
-        cwd: str = SANDBOX_ROOT,
+        cwd: str = WORKSPACE,
         env: Mapping[str, str] | None = None,
         user: str | None = None,
         timeout: float = 60.0,
-        output_cap: int = 1024 * 1024,
+        output_cap: int = EXEC_OUTPUT_CAP,
     ) -> ExecResult:
         """`output_cap` bounds stdout and stderr each; the rest is read and dropped, so the
         command is never blocked on a full pipe."""
@@ -226,7 +232,7 @@ class LocalProvider:
             terminal_size_set(child_end, rows, cols)
             process = subprocess.Popen(  # noqa: S603 - the sandbox runs what its session asks
                 list(command),
-                cwd=self._host_path(record, SANDBOX_ROOT),
+                cwd=self._host_path(record, WORKSPACE),
                 env=self._environment(record, env, term="xterm-256color"),
                 stdin=child_end,
                 stdout=child_end,
@@ -257,12 +263,12 @@ class LocalProvider:
     def _host_path(self, record: dict[str, Any], cwd: str) -> Path:
         """`/workspace` inside the sandbox is the working copy; a relative path starts there."""
         root = Path(os.path.realpath(record["working_copy"]))
-        inside = Path(SANDBOX_ROOT, cwd)
-        if not inside.is_relative_to(SANDBOX_ROOT):
-            raise ApplicationError(f"The directory {cwd!r} is outside {SANDBOX_ROOT}")
-        host = Path(os.path.realpath(root / inside.relative_to(SANDBOX_ROOT)))
+        inside = Path(WORKSPACE, cwd)
+        if not inside.is_relative_to(WORKSPACE):
+            raise ApplicationError(f"The directory {cwd!r} is outside {WORKSPACE}")
+        host = Path(os.path.realpath(root / inside.relative_to(WORKSPACE)))
         if not host.is_relative_to(root):
-            raise ApplicationError(f"The directory {cwd!r} is outside {SANDBOX_ROOT}")
+            raise ApplicationError(f"The directory {cwd!r} is outside {WORKSPACE}")
         return host
 
     def _running(self, session_uuid: str) -> dict[str, Any]:

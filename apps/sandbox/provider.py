@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+# Where the session's working copy is, seen from inside any sandbox.
+WORKSPACE = "/workspace"
+EXEC_OUTPUT_CAP = 1024 * 1024
+
 
 class SandboxState(enum.StrEnum):
     MISSING = "missing"  # never created, or removed (also from outside the app)
@@ -88,11 +92,11 @@ class SandboxProvider(Protocol):
         session_uuid: str,
         command: Sequence[str],
         *,
-        cwd: str = "/workspace",
+        cwd: str = WORKSPACE,
         env: Mapping[str, str] | None = None,
         user: str | None = None,
         timeout: float = 60.0,
-        output_cap: int = 1024 * 1024,
+        output_cap: int = EXEC_OUTPUT_CAP,
     ) -> ExecResult:
         """Runs a command to completion. `cwd` is a path inside the sandbox (`/workspace` is the
         working copy); `user` None is the sandbox's non-root user, "root" is root."""

@@ -520,6 +520,11 @@ SANDBOX_PIDS_LIMIT = env.int("SANDBOX_PIDS_LIMIT", default=512)
 SANDBOX_NETWORK = env.str("SANDBOX_NETWORK", default="bridge")
 # Blank: the Docker SDK's own default (the DOCKER_HOST variable, then the local socket).
 DOCKER_HOST = env.str("DOCKER_HOST", default="")
+# A sandbox nothing uses (no terminal attached, no agent turn running) stops after this long.
+SANDBOX_IDLE_TIMEOUT = env.float("SANDBOX_IDLE_TIMEOUT", default=30 * 60.0)
+# A terminal or turn renews its hold on the sandbox this often; one whose server process died
+# stops counting after SANDBOX_USE_LEASE_SECONDS.
+SANDBOX_USE_LEASE_SECONDS = env.float("SANDBOX_USE_LEASE_SECONDS", default=120.0)
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
 
 # --- Git ----------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from apps.sandbox.provider import (
     SandboxSpec,
     SandboxState,
 )
+from discobot.errors import ConflictError, NotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -283,13 +284,13 @@ class DockerProvider:
     def _require(self, session_uuid: str) -> Any:
         container = self._container(session_uuid)
         if container is None:
-            raise LookupError(f"no sandbox for session {session_uuid}")
+            raise NotFoundError("Sandbox not found")
         return container
 
     def _require_running(self, session_uuid: str) -> Any:
         container = self._require(session_uuid)
         if container.status != "running":
-            raise RuntimeError(f"the sandbox of session {session_uuid} is not running")
+            raise ConflictError("The sandbox is not running")
         return container
 
     def _info(self, session_uuid: str, container: Any) -> SandboxInfo:

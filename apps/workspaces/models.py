@@ -117,6 +117,14 @@ class Session(TimestampedModel):
     error_message = models.TextField(blank=True)
     workspace_path = models.CharField(max_length=1000, blank=True)
     workspace_commit = models.CharField(max_length=64, blank=True)
+    # The provider holding the session's sandbox (blank: none made yet). A docker workspace
+    # whose session fell back to the local provider keeps its sandbox there.
+    sandbox_provider = models.CharField(max_length=20, blank=True)
+    # When the sandbox was last started or in use; it stops SANDBOX_IDLE_TIMEOUT after this
+    # while nothing uses it.
+    sandbox_active_at = models.DateTimeField(null=True, blank=True)
+    # Why the sandbox was stopped or lost ("idle for 30 minutes", "removed outside Discobot").
+    sandbox_stopped_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ("created_at", "id")
@@ -130,3 +138,28 @@ class Session(TimestampedModel):
 
     def __str__(self) -> str:
         return self.display_name or self.name
+
+
+class SandboxUseKind(models.TextChoices):
+    TERMINAL = "terminal", "Terminal attached"
+    AGENT_TURN = "agent_turn", "Agent turn running"
+
+
+class SandboxUse(UUIDModel):
+    """Something that keeps a session's sandbox awake: an attached terminal, a running agent
+    turn. Its holder renews it while it lasts; one whose holder died (a server process killed)
+    stops counting once it expires."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="sandbox_uses")
+    kind = models.CharField(max_length=20, choices=SandboxUseKind.choices)
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = (models.Index(fields=("session", "expires_at"), name="sandbox_use_session_idx"),)
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.session_id}"

@@ -8,7 +8,7 @@ import pytest
 
 from apps.sandbox.local import LocalProvider, tmux_attach_command, tmux_socket
 from apps.sandbox.provider import PtyConnection, SandboxState
-from discobot.errors import ApplicationError
+from discobot.errors import ApplicationError, ConflictError, NotFoundError
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +41,16 @@ class TestLifecycle:
 
 
 class TestExec:
+    def test_a_missing_sandbox_is_not_found_and_a_stopped_one_a_conflict(self, provider, spec):
+        with pytest.raises(NotFoundError):
+            provider.exec(spec.session_uuid, ["true"])
+        provider.create(spec)
+        with pytest.raises(ConflictError):
+            provider.exec(spec.session_uuid, ["true"])
+        with pytest.raises(ConflictError):
+            provider.attach_pty(spec.session_uuid, ["true"], rows=24, cols=80)
+        provider.remove(spec.session_uuid)
+
     def test_exit_code_stdout_and_stderr_come_back(self, provider, running):
         result = sh(provider, running, "echo out; echo err >&2; exit 3")
 

@@ -21,7 +21,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py worker --supervise & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) discobot.asgi:application
+	$(BIN)/python -m discobot.server --host 127.0.0.1 --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,7 +3,7 @@
     .venv/bin/python bench/event_streams_bench.py [--streams 1000] [--redis redis://...]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/discobot .venv/bin/python bench/...
 
-Starts one daphne process with the default settings (on PostgreSQL: the pool's default size),
+Starts one server process with the default settings (on PostgreSQL: the pool's default size),
 opens N event streams over real HTTP, and prints the time to open them, the database
 connections, threads and memory of the process while they are open, the latency of ordinary
 requests meanwhile, and how long one event takes to reach every stream.

@@ -3,7 +3,8 @@
     .venv/bin/python bench/git_bench.py
 
 Prints the median and p95 of `GET /sessions/{id}/diff?format=files` and `GET .../files?path=.`
-over real HTTP (daphne, SQLite) on a 10,000-file repository with 200 changed files, and the
+over real HTTP (`python -m discobot.server`, SQLite) on a 10,000-file repository with 200
+changed files, and the
 time of a first and a second clone of a 50 MB repository served by `git daemon`.
 """
 

@@ -1,4 +1,6 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (served by daphne)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+
+Served by `python -m discobot.server` (discobot/server.py)."""
 
 import os
 
@@ -13,10 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.accounts.websockets import WebSocketCallerMiddleware  # noqa: E402
 from discobot.middleware import RequestBodyLimit  # noqa: E402
-from discobot.redaction import daphne_access_log_redact  # noqa: E402
 from discobot.routing import websocket_urlpatterns  # noqa: E402
-
-daphne_access_log_redact()
 
 application = ProtocolTypeRouter(
     {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from typing import Any
 
 # A run of this many characters copied from a secret counts as a piece of it: providers echo
 # keys cut short or starred out in the middle (`sk-proj-abcd****wxyz`).
@@ -80,21 +79,3 @@ class RedactSecretsFilter(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
-
-
-def daphne_access_log_redact() -> None:
-    """daphne writes its access log straight to a stream, past logging's filters, so the
-    request line is redacted where daphne formats it."""
-    from daphne.access import AccessLogGenerator
-
-    write_entry = AccessLogGenerator.write_entry
-    if getattr(write_entry, "redacts_secrets", False):
-        return
-
-    def redacted_write_entry(
-        self: AccessLogGenerator, host: Any, date: Any, request: str, *args: Any, **kwargs: Any
-    ) -> None:
-        write_entry(self, host, date, logged_text_redact(request), *args, **kwargs)
-
-    redacted_write_entry.redacts_secrets = True  # type: ignore[attr-defined]
-    AccessLogGenerator.write_entry = redacted_write_entry

@@ -1,4 +1,5 @@
-"""A real Discobot server (daphne on 127.0.0.1) for end-to-end tests, on its own database."""
+"""A real Discobot server (`python -m discobot.server` on 127.0.0.1) for end-to-end tests, on
+its own database."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class Server:
     base_url: str
     env: dict[str, str]  # for other processes (workers) of the same deployment
     log: Path
-    pid: int = 0  # daphne's
+    pid: int = 0  # the server process's
 
     def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
         return manage(*args, env=self.env)
@@ -120,7 +121,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
 def running_server(
     tmp_path: Path, *, database_url: str | None = None, **settings: str
 ) -> Iterator[Server]:
-    """Migrates a new database (or `database_url`) and serves it with daphne."""
+    """Migrates a new database (or `database_url`) and serves it as `make run` does."""
     with contextlib.ExitStack() as stack:
         if database_url is None:
             database_url = stack.enter_context(server_database_url(tmp_path))
@@ -134,20 +135,11 @@ def running_server(
 
 @contextmanager
 def serving(env: dict[str, str], log_path: Path) -> Iterator[Server]:
-    """One daphne process with `env` (also another process of a deployment already migrated)."""
+    """One server process with `env` (also another process of a deployment already migrated)."""
     port = free_port()
     with log_path.open("a") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "discobot.asgi:application",
-            ],
+            [sys.executable, "-m", "discobot.server", "--port", str(port)],
             cwd=BASE_DIR,
             env=env,
             stdout=log,

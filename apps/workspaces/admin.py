@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.workspaces.models import Session, Workspace
+from apps.workspaces.models import SandboxUse, Session, Workspace
 
 
 @admin.register(Workspace)
@@ -28,3 +28,14 @@ class SessionAdmin(admin.ModelAdmin[Session]):
     list_select_related = ("project", "workspace")
     raw_id_fields = ("workspace", "agent")
     readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(SandboxUse)
+class SandboxUseAdmin(admin.ModelAdmin[SandboxUse]):
+    """What holds each sandbox awake now; a row past `expires_at` no longer counts."""
+
+    list_display = ("session", "kind", "user", "started_at", "expires_at")
+    list_filter = ("kind",)
+    list_select_related = ("session", "user")
+    raw_id_fields = ("session", "user")
+    readonly_fields = ("started_at",)

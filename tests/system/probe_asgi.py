@@ -1,5 +1,6 @@
 """What a real server runs in the WebSocket end-to-end test: `discobot.asgi.application`
-with the probe route mounted (`daphne tests.system.probe_asgi:application`)."""
+with the probe route mounted
+(`python -m discobot.server --app tests.system.probe_asgi:application`)."""
 
 from discobot.asgi import application
 from discobot.routing import websocket_urlpatterns

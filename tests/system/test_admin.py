@@ -14,7 +14,8 @@ from apps.agents.models import AgentMCPServer
 from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
 from apps.projects.models import ProjectInvitation
-from apps.workspaces.models import JobType
+from apps.workspaces.models import JobType, SandboxUseKind
+from apps.workspaces.sandboxes import sandbox_use_begin
 from tests.accounts.factories import UserFactory
 from tests.agents.factories import MCPServerFactory
 from tests.chat.factories import MessageFactory
@@ -57,6 +58,7 @@ def one_of_everything(project):
     CredentialFactory.create(project=project, encrypted_data=SECRET_API_KEY.encode())
     message = MessageFactory.create(session__workspace__project=project)
     TerminalHistoryFactory.create(session=message.session)
+    sandbox_use_begin(session=message.session, kind=SandboxUseKind.TERMINAL)
     MCPServerFactory.create(
         agent__project=project,
         config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},

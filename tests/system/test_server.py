@@ -1,4 +1,4 @@
-"""`make run`'s server for real: daphne on 127.0.0.1, spoken to over HTTP."""
+"""`make run`'s server for real: `python -m discobot.server` on 127.0.0.1, spoken to over HTTP."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 
 import pytest
 
@@ -18,16 +19,16 @@ def server(tmp_path_factory) -> Iterator[str]:
         yield running.base_url
 
 
-def fetch(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, dict, str]:
+def fetch(url: str, method: str = "GET", body: dict | None = None) -> tuple[int, Message, str]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read().decode()
-            return response.status, dict(response.headers), raw
+            return response.status, response.headers, raw
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
+        return error.code, error.headers, error.read().decode()
 
 
 def test_health_answers_ok(server):

@@ -1,4 +1,4 @@
-"""What the real server (daphne) does with odd requests: huge bodies, foreign hosts, secrets in
+"""What the real server does with odd requests: huge bodies, foreign hosts, secrets in
 paths. Every refusal is JSON; no secret reaches the log."""
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def test_invitation_tokens_and_oauth_codes_never_reach_the_log(server):
     send(server, "GET", f"/auth/codex/callback?state=unknown&code={code}")
 
     assert refused == 400
-    # daphne's access line and Django's `Bad Request` warning.
+    # the server's access line and Django's `Bad Request` warning.
     accepted = log_lines_with(server, "/invitations/[redacted]/accept", count=2)
     assert len(accepted) == 2, server.log.read_text()[-2000:]
     assert log_lines_with(server, "code=[redacted]", count=1)

@@ -214,7 +214,7 @@ def test_a_member_without_the_role_is_closed_as_forbidden(
 
 @contextlib.contextmanager
 def probe_server(tmp_path: Path) -> Iterator[str]:
-    """daphne serving the real application with the probe route (tests.system.probe_asgi)."""
+    """The server serving the real application with the probe route (tests.system.probe_asgi)."""
     with server_database_url(tmp_path) as database_url:
         env = clean_environment(DATA_DIR=str(tmp_path / "data"), DATABASE_URL=database_url)
         migrated = manage("migrate", "--noinput", env=env)
@@ -222,7 +222,7 @@ def probe_server(tmp_path: Path) -> Iterator[str]:
         port = free_port()
         with (tmp_path / "server.log").open("a") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), PROBE_APP],
+                [sys.executable, "-m", "discobot.server", "--port", str(port), "--app", PROBE_APP],
                 cwd=BASE_DIR,
                 env=env,
                 stdout=log,

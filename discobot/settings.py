@@ -524,6 +524,12 @@ SANDBOX_IDLE_TIMEOUT = env.float("SANDBOX_IDLE_TIMEOUT", default=30 * 60.0)
 # A terminal or turn renews its hold on the sandbox this often; one whose server process died
 # stops counting after SANDBOX_USE_LEASE_SECONDS.
 SANDBOX_USE_LEASE_SECONDS = env.float("SANDBOX_USE_LEASE_SECONDS", default=120.0)
+# Terminal history: what the terminals showed is read from tmux this often while one is attached
+# (and when it detaches, and before its sandbox stops); each session keeps its latest lines, and
+# `manage.py prune_terminal_history` deletes those older than the retention.
+TERMINAL_CAPTURE_SECONDS = env.float("TERMINAL_CAPTURE_SECONDS", default=10.0)
+TERMINAL_HISTORY_MAX_LINES = env.int("TERMINAL_HISTORY_MAX_LINES", default=10000)
+TERMINAL_HISTORY_RETENTION_DAYS = env.int("TERMINAL_HISTORY_RETENTION_DAYS", default=30)
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
 
 # --- Git ----------------------------------------------------------------------------------------

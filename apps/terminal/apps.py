@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class TerminalConfig(AppConfig):
     name = "apps.terminal"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.terminal.receivers import sandbox_stopping_capture
+        from apps.workspaces.signals import sandbox_stopping
+
+        sandbox_stopping.connect(sandbox_stopping_capture, dispatch_uid="terminal.transcript")

@@ -14,6 +14,7 @@ from apps.agents.models import AgentMCPServer
 from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
 from apps.projects.models import ProjectInvitation
+from apps.terminal.models import TerminalTranscript
 from apps.workspaces.models import JobType, SandboxUseKind
 from apps.workspaces.sandboxes import sandbox_use_begin
 from tests.accounts.factories import UserFactory
@@ -59,6 +60,7 @@ def one_of_everything(project):
     message = MessageFactory.create(session__workspace__project=project)
     TerminalHistoryFactory.create(session=message.session)
     sandbox_use_begin(session=message.session, kind=SandboxUseKind.TERMINAL)
+    TerminalTranscript.objects.create(session=message.session)
     MCPServerFactory.create(
         agent__project=project,
         config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},

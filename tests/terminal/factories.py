@@ -9,5 +9,6 @@ class TerminalHistoryFactory(factory.django.DjangoModelFactory[TerminalHistory])
         model = TerminalHistory
 
     session = factory.SubFactory(SessionFactory)
-    entry_type = TerminalEntryType.INPUT
+    line = factory.Sequence(lambda n: n + 1)
+    entry_type = TerminalEntryType.OUTPUT
     content = "ls -la"

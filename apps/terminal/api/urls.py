@@ -1,0 +1,13 @@
+from django.urls import path
+
+from apps.terminal.api import history_views
+
+SESSION = "projects/<project_id:project_id>/sessions/<session_id:session_id>"
+
+urlpatterns = [
+    path(
+        f"{SESSION}/terminal/history",
+        history_views.TerminalHistoryView.as_view(),
+        name="terminal-history",
+    ),
+]

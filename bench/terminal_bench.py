@@ -166,8 +166,9 @@ def raw_pty(provider_name: str, data_dir: Path, database_url: str, session_id: s
     import django
 
     django.setup()
-    from apps.sandbox.selectors import provider_get
     from apps.terminal.consumers import terminal_command
+
+    from apps.sandbox.selectors import provider_get
     from apps.workspaces.models import Session
 
     session = Session.objects.get(id=session_id)
@@ -371,7 +372,7 @@ def main() -> None:
             command += ["--idle", str(arguments.idle), "--active", str(arguments.active)]
             command += ["--keystrokes", str(arguments.keystrokes)]
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            rows += [tuple(row) for row in json.loads(output)]  # type: ignore[misc]
+            rows += [tuple(row) for row in json.loads(output)]
         print(table(rows))
         return
     # A short directory: tmux sockets live under DATA_DIR, and a socket path is short.

@@ -525,6 +525,12 @@ SANDBOX_IDLE_TIMEOUT = env.float("SANDBOX_IDLE_TIMEOUT", default=30 * 60.0)
 # A terminal or turn renews its hold on the sandbox this often; one whose server process died
 # stops counting after SANDBOX_USE_LEASE_SECONDS.
 SANDBOX_USE_LEASE_SECONDS = env.float("SANDBOX_USE_LEASE_SECONDS", default=120.0)
+# How often the worker compares sessions with the sandboxes the providers really hold (and
+# stops idle ones); it also does so when it starts.
+SANDBOX_RECONCILE_SECONDS = env.float("SANDBOX_RECONCILE_SECONDS", default=60.0)
+# Names this installation's sandboxes on a shared engine, so that it removes only its own
+# leftovers; blank: derived from DATA_DIR.
+SANDBOX_INSTANCE = env.str("SANDBOX_INSTANCE", default="")
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
 
 # --- Git ----------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.workspaces.models import Session, Workspace
+from apps.workspaces.models import SandboxUse, Session, Workspace
 
 
 @admin.register(Workspace)
@@ -23,8 +23,19 @@ class SessionAdmin(admin.ModelAdmin[Session]):
         "commit_status",
         "updated_at",
     )
-    list_filter = ("status", "commit_status")
+    list_filter = ("status", "commit_status", "sandbox_provider")
     search_fields = ("id", "name", "display_name", "project__name")
     list_select_related = ("project", "workspace")
     raw_id_fields = ("workspace", "agent")
     readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(SandboxUse)
+class SandboxUseAdmin(admin.ModelAdmin[SandboxUse]):
+    """What holds a sandbox awake; an expired one's holder died and no longer counts."""
+
+    list_display = ("session", "kind", "user", "started_at", "expires_at")
+    list_filter = ("kind",)
+    list_select_related = ("session", "user")
+    raw_id_fields = ("session", "user")
+    readonly_fields = ("started_at",)

@@ -7,6 +7,7 @@ from django.apps import apps as django_apps
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.services import api_token_create
@@ -14,7 +15,7 @@ from apps.agents.models import AgentMCPServer
 from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
 from apps.projects.models import ProjectInvitation
-from apps.workspaces.models import JobType
+from apps.workspaces.models import JobType, SandboxUse, SandboxUseKind
 from tests.accounts.factories import UserFactory
 from tests.agents.factories import MCPServerFactory
 from tests.chat.factories import MessageFactory
@@ -57,6 +58,9 @@ def one_of_everything(project):
     CredentialFactory.create(project=project, encrypted_data=SECRET_API_KEY.encode())
     message = MessageFactory.create(session__workspace__project=project)
     TerminalHistoryFactory.create(session=message.session)
+    SandboxUse.objects.create(
+        session=message.session, kind=SandboxUseKind.TERMINAL, expires_at=timezone.now()
+    )
     MCPServerFactory.create(
         agent__project=project,
         config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},

@@ -530,6 +530,12 @@ SANDBOX_USE_LEASE_SECONDS = env.float("SANDBOX_USE_LEASE_SECONDS", default=120.0
 TERMINAL_CAPTURE_SECONDS = env.float("TERMINAL_CAPTURE_SECONDS", default=10.0)
 TERMINAL_HISTORY_MAX_LINES = env.int("TERMINAL_HISTORY_MAX_LINES", default=10000)
 TERMINAL_HISTORY_RETENTION_DAYS = env.int("TERMINAL_HISTORY_RETENTION_DAYS", default=30)
+# How often the worker compares sessions with the sandboxes the providers really hold (and
+# stops idle ones); it also does so when it starts.
+SANDBOX_RECONCILE_SECONDS = env.float("SANDBOX_RECONCILE_SECONDS", default=60.0)
+# Names this installation's sandboxes on a shared engine, so that it removes only its own
+# leftovers; blank: derived from DATA_DIR.
+SANDBOX_INSTANCE = env.str("SANDBOX_INSTANCE", default="")
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
 
 # --- Git ----------------------------------------------------------------------------------------

@@ -79,8 +79,10 @@ def other_project(outsider) -> Project:
 
 @pytest.fixture(autouse=True)
 def job_settings(settings, tmp_path):
-    """Retries without waiting; clones, working copies and locks under the test's own folder."""
+    """Retries without waiting; clones, working copies and locks under the test's own folder;
+    sessions on the local provider unless a test asks for docker (fast, and no containers)."""
     settings.JOB_RETRY_BACKOFF_SECONDS = 0
+    settings.SANDBOX_PROVIDER = "local"
     settings.WORKSPACE_DIR = tmp_path / "workspaces"
     settings.SESSIONS_DIR = tmp_path / "sessions"
     settings.DATA_DIR = tmp_path / "data"

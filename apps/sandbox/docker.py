@@ -14,19 +14,23 @@ import select
 import socket
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import docker
 from django.conf import settings
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from apps.sandbox.provider import (
     EXEC_OUTPUT_CAP,
     WORKSPACE,
     ExecResult,
+    SandboxImageMissing,
     SandboxInfo,
     SandboxSpec,
     SandboxState,
+    SandboxUnavailable,
+    sandbox_instance,
 )
 from discobot.errors import ConflictError, NotFoundError
 
@@ -36,6 +40,31 @@ SANDBOX_USER = "discobot"  # uid 1000 in sandbox/Dockerfile
 LABEL_SESSION = "discobot.session"
 LABEL_SESSION_ID = "discobot.session-id"
 LABEL_PROJECT = "discobot.project"
+LABEL_INSTANCE = "discobot.instance"
+# Docker's "never" for a start or finish time.
+NEVER = "0001-01-01T00:00:00Z"
+
+
+def image_missing_message() -> str:
+    return (
+        f"The sandbox image {settings.SANDBOX_IMAGE} is not on this Docker engine: build it "
+        "with `bash sandbox/build-image.sh` (no registry needed)"
+    )
+
+
+def docker_time(value: str | None) -> datetime | None:
+    """Docker's RFC 3339 times carry nanoseconds, which Python's parser does not take."""
+    if not value or value == NEVER:
+        return None
+    whole, _, rest = value.partition(".")
+    fraction = rest.rstrip("Z")[:6] if rest else ""
+    for sign in ("+", "-"):  # an offset after the fraction
+        if sign in fraction:
+            fraction = fraction.split(sign)[0]
+    zone = "+00:00" if value.endswith("Z") else value[-6:]
+    whole = whole.rstrip("Z")
+    return datetime.fromisoformat(f"{whole}.{fraction or '0'}{zone}")
+
 
 # Capabilities of docker's default set that nothing in a sandbox needs. CHOWN, DAC_OVERRIDE,
 # FOWNER, SETUID/SETGID and KILL stay: the root terminal and the ACL grant below use them.
@@ -101,22 +130,35 @@ class DockerProvider:
         # (`timeout`), so the HTTP timeout only catches an engine that stopped answering.
         # None: the DOCKER_HOST setting, else the SDK's default (its variable, the local socket).
         self._base_url = base_url or settings.DOCKER_HOST or None
-        self._client = self._connect(timeout=3600)
+        try:
+            self._client = self._connect(timeout=3600)
+        except DockerException as error:  # the SDK asks the engine its API version at once
+            raise SandboxUnavailable(f"No Docker engine answers: {error}") from None
         self._api = self._client.api
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def available(self) -> bool:
         try:
-            probe = self._connect(timeout=3)
-            try:
-                probe.ping()
-                probe.images.get(settings.SANDBOX_IMAGE)
-            finally:
-                probe.close()
-        except (DockerException, OSError):
+            self.check()
+        except (SandboxUnavailable, SandboxImageMissing):
             return False
         return True
+
+    def check(self) -> None:
+        try:
+            probe = self._connect(timeout=3)
+        except (DockerException, OSError) as error:
+            raise SandboxUnavailable(f"No Docker engine answers: {error}") from None
+        try:
+            probe.ping()
+            probe.images.get(settings.SANDBOX_IMAGE)
+        except ImageNotFound:
+            raise SandboxImageMissing(image_missing_message()) from None
+        except (DockerException, OSError) as error:
+            raise SandboxUnavailable(f"No Docker engine answers: {error}") from None
+        finally:
+            probe.close()
 
     def create(self, spec: SandboxSpec) -> SandboxInfo:
         existing = self._container(spec.session_uuid)
@@ -131,6 +173,7 @@ class DockerProvider:
                     LABEL_SESSION: spec.session_uuid,
                     LABEL_SESSION_ID: spec.session_id,
                     LABEL_PROJECT: spec.project_id,
+                    LABEL_INSTANCE: sandbox_instance(),
                 },
                 environment=dict(spec.env),
                 user=SANDBOX_USER,
@@ -145,6 +188,8 @@ class DockerProvider:
                 # Tightens (never loosens) docker's default seccomp profile, which stays on.
                 security_opt=["no-new-privileges"],
             )
+        except ImageNotFound:
+            raise SandboxImageMissing(image_missing_message()) from None
         except APIError as error:
             if error.status_code != 409:  # 409: a concurrent create of the same session won
                 raise
@@ -184,7 +229,8 @@ class DockerProvider:
         return self._info(session_uuid, container)
 
     def list(self) -> list[SandboxInfo]:
-        containers = self._client.containers.list(all=True, filters={"label": LABEL_SESSION})
+        mine = [LABEL_SESSION, f"{LABEL_INSTANCE}={sandbox_instance()}"]
+        containers = self._client.containers.list(all=True, filters={"label": mine})
         return [self._info(c.labels[LABEL_SESSION], c) for c in containers]
 
     # --- processes ---------------------------------------------------------------------------
@@ -294,10 +340,20 @@ class DockerProvider:
         return container
 
     def _info(self, session_uuid: str, container: Any) -> SandboxInfo:
+        state = _STATES.get(container.status, SandboxState.STOPPED)
+        inspected = container.attrs
+        running = inspected.get("State", {})
         return SandboxInfo(
             session_uuid=session_uuid,
-            state=_STATES.get(container.status, SandboxState.STOPPED),
+            state=state,
             name=container.name,
+            image=inspected.get("Config", {}).get("Image", ""),
+            created_at=docker_time(inspected.get("Created")),
+            started_at=docker_time(running.get("StartedAt")),
+            stopped_at=docker_time(running.get("FinishedAt"))
+            if state == SandboxState.STOPPED
+            else None,
+            error=running.get("Error", ""),
         )
 
     def _exit_code(self, exec_id: str) -> int:

@@ -22,10 +22,12 @@ import subprocess
 import termios
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from apps.sandbox.provider import (
     EXEC_OUTPUT_CAP,
@@ -121,6 +123,9 @@ class LocalProvider:
     def available(self) -> bool:
         return True
 
+    def check(self) -> None:
+        return None
+
     # --- Lifecycle ------------------------------------------------------------------------------
 
     def create(self, spec: SandboxSpec) -> SandboxInfo:
@@ -134,6 +139,7 @@ class LocalProvider:
             "working_copy": str(spec.working_copy),
             "env": dict(spec.env),
             "state": SandboxState.CREATED.value,
+            "created_at": timezone.now().isoformat(),
         }
         self._save(record)
         return self._info(record)
@@ -291,15 +297,23 @@ class LocalProvider:
         record = self._record(session_uuid)
         if record is None:
             raise NotFoundError("Sandbox not found")
+        if record["state"] != state.value:
+            moment = "started_at" if state == SandboxState.RUNNING else "stopped_at"
+            record[moment] = timezone.now().isoformat()
         record["state"] = state.value
         self._save(record)
         return self._info(record)
 
     def _info(self, record: dict[str, Any]) -> SandboxInfo:
+        stopped = record["state"] == SandboxState.STOPPED
         return SandboxInfo(
             session_uuid=record["session_uuid"],
             state=SandboxState(record["state"]),
             name=f"local-{record['session_id']}",
+            image="local",
+            created_at=recorded_time(record, "created_at"),
+            started_at=recorded_time(record, "started_at"),
+            stopped_at=recorded_time(record, "stopped_at") if stopped else None,
         )
 
     def _path(self, session_uuid: str) -> Path:
@@ -321,6 +335,12 @@ class LocalProvider:
         partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         partial.write_text(json.dumps(record))
         os.replace(partial, path)
+
+
+def recorded_time(record: dict[str, Any], key: str) -> datetime | None:
+    """A time kept in the record (absent in records written before times were kept)."""
+    value = record.get(key)
+    return datetime.fromisoformat(value) if value else None
 
 
 def capped_read(stream: IO[bytes], into: bytearray, cap: int) -> None:

@@ -7,14 +7,39 @@ Callers name a sandbox by its session and never see how it runs: a provider on a
 from __future__ import annotations
 
 import enum
+import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+
+from django.conf import settings
+
+from discobot.errors import ConflictError
 
 # Where the session's working copy is, seen from inside any sandbox.
 WORKSPACE = "/workspace"
 EXEC_OUTPUT_CAP = 1024 * 1024
+
+
+class SandboxUnavailable(ConflictError):
+    """The provider's engine does not answer now: worth trying again later."""
+
+
+class SandboxImageMissing(ConflictError):
+    """The image sandboxes run is not on the engine: building it is the operator's step."""
+
+
+def sandbox_instance() -> str:
+    """Which Discobot installation made a sandbox: two servers (or test runs) sharing one
+    engine each reconcile only their own. Blank SANDBOX_INSTANCE: derived from DATA_DIR, where
+    the installation keeps its working copies."""
+    if settings.SANDBOX_INSTANCE:
+        return str(settings.SANDBOX_INSTANCE)
+    data_dir = os.path.realpath(settings.DATA_DIR)
+    return hashlib.sha256(data_dir.encode()).hexdigest()[:12]
 
 
 class SandboxState(enum.StrEnum):
@@ -40,6 +65,11 @@ class SandboxInfo:
     session_uuid: str
     state: SandboxState
     name: str = ""  # the engine's name for it, e.g. discobot-session-<id>
+    image: str = ""  # what it runs ("local" for the local provider)
+    created_at: datetime | None = None
+    started_at: datetime | None = None  # the last start; None if never started
+    stopped_at: datetime | None = None  # the last stop, when stopped
+    error: str = ""  # the engine's word on why it failed to start or stopped, if any
 
 
 @dataclass(frozen=True)
@@ -72,6 +102,10 @@ class SandboxProvider(Protocol):
     def available(self) -> bool:
         """Whether this provider can run sandboxes here now (an engine answers, ...)."""
 
+    def check(self) -> None:
+        """Raises SandboxUnavailable or SandboxImageMissing, saying why, when `available()`
+        would be false."""
+
     def create(self, spec: SandboxSpec) -> SandboxInfo:
         """Creates the sandbox if it does not exist; idempotent."""
 
@@ -85,7 +119,9 @@ class SandboxProvider(Protocol):
     def status(self, session_uuid: str) -> SandboxInfo: ...
 
     def list(self) -> list[SandboxInfo]:
-        """Every sandbox this provider holds for Discobot (for reconciling with sessions)."""
+        """Every sandbox this provider holds for this Discobot installation (see
+        `sandbox_instance`), for reconciling with sessions. Raises when the engine cannot be
+        reached: an empty list means there are none."""
 
     def exec(
         self,

@@ -35,7 +35,7 @@ DOCKER_NOT_ANSWERING = (
     "local provider: start Docker (or set DOCKER_HOST), or set LOCAL_PROVIDER_ENABLED=true"
 )
 
-_availability: dict[tuple[str, str], tuple[float, bool]] = {}
+_availability: dict[tuple[str, str, str], tuple[float, bool]] = {}
 
 
 def provider_get(name: str) -> SandboxProvider | None:
@@ -49,8 +49,9 @@ def provider_get(name: str) -> SandboxProvider | None:
 
 
 def provider_answers(name: str) -> bool:
-    """Whether the provider can run sandboxes here now; cached briefly per engine address."""
-    key = (name, settings.DOCKER_HOST)
+    """Whether the provider can run sandboxes here now; cached briefly per engine address
+    and image."""
+    key = (name, settings.DOCKER_HOST, settings.SANDBOX_IMAGE)
     now = time.monotonic()
     cached = _availability.get(key)
     if cached is not None and cached[0] > now:

@@ -23,7 +23,7 @@ class SessionAdmin(admin.ModelAdmin[Session]):
         "commit_status",
         "updated_at",
     )
-    list_filter = ("status", "commit_status")
+    list_filter = ("status", "commit_status", "sandbox_provider")
     search_fields = ("id", "name", "display_name", "project__name")
     list_select_related = ("project", "workspace")
     raw_id_fields = ("workspace", "agent")
@@ -32,7 +32,7 @@ class SessionAdmin(admin.ModelAdmin[Session]):
 
 @admin.register(SandboxUse)
 class SandboxUseAdmin(admin.ModelAdmin[SandboxUse]):
-    """What holds each sandbox awake now; a row past `expires_at` no longer counts."""
+    """What holds a sandbox awake; an expired one's holder died and no longer counts."""
 
     list_display = ("session", "kind", "user", "started_at", "expires_at")
     list_filter = ("kind",)

@@ -6,7 +6,5 @@ class WorkspacesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from apps.workspaces import (  # noqa: F401  (registers the checks and the job handlers)
-            checks,
-            tasks,
-        )
+        # Registers the checks, the job handlers, the housekeeping passes and the receivers.
+        from apps.workspaces import checks, housekeeping, receivers, tasks  # noqa: F401

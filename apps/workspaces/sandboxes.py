@@ -1,25 +1,50 @@
-"""A session's sandbox: made and started on demand, held awake while something uses it.
+"""A session's sandbox: made by session_init, started on demand, held awake while something
+uses it, stopped when idle, reconciled with what the providers really hold, removed with the
+session.
 
-The lifecycle around it (made by session_init, stopped when idle, reconciled with what the
-engine really holds, removed with the session) is written here too; callers above (terminal,
-chat, files) only ask for `session_sandbox_start` and hold a `SandboxUse` while they work.
+Callers above (terminal, chat) only ask for `session_sandbox_start` and hold a `SandboxUse`
+while they work. The files endpoints need no sandbox: they work on the working copy on the
+server.
+
+Race between a use and the idle stop: both lock the session's row. The idle pass stops a
+sandbox only while holding the lock, after seeing no live use and an old `sandbox_active_at`;
+`session_sandbox_start` starts the sandbox under the same lock and refreshes
+`sandbox_active_at`, and `sandbox_use_begin` records the use before it starts the sandbox. So a
+use either finds the sandbox stopped (and starts it again) or keeps the pass from stopping it.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.sandbox.provider import SandboxProvider, SandboxSpec, SandboxState
-from apps.sandbox.selectors import provider_choose, provider_get
+from apps.sandbox.provider import (
+    SandboxInfo,
+    SandboxProvider,
+    SandboxSpec,
+    SandboxState,
+    SandboxUnavailable,
+)
+from apps.sandbox.selectors import (
+    LOCAL_PROVIDER_REFUSED,
+    PROVIDER_NAMES,
+    provider_choose,
+    provider_get,
+)
 from apps.workspaces.models import SandboxUse, SandboxUseKind, Session, SessionStatus
 from apps.workspaces.services import session_transition
+from apps.workspaces.signals import sandbox_stopping
 from discobot.errors import ConflictError
+
+logger = logging.getLogger(__name__)
 
 SETTING_UP = (
     SessionStatus.INITIALIZING,
@@ -28,6 +53,8 @@ SETTING_UP = (
     SessionStatus.PULLING_IMAGE,
     SessionStatus.CREATING_SANDBOX,
 )
+REMOVED_OUTSIDE = "removed outside Discobot"
+STOPPED_OUTSIDE = "stopped outside Discobot"
 
 
 def session_sandbox_spec(session: Session) -> SandboxSpec:
@@ -40,28 +67,54 @@ def session_sandbox_spec(session: Session) -> SandboxSpec:
 
 
 def session_sandbox_provider(session: Session) -> SandboxProvider:
-    """The provider holding the session's sandbox, or the one its workspace runs on now."""
-    name = session.sandbox_provider or provider_choose(session.workspace.provider).name
+    """The provider holding the session's sandbox, or the one its workspace runs on now.
+    SandboxUnavailable when its engine does not answer (worth trying again), another
+    ConflictError when trying again cannot help (a missing image, a refused provider)."""
+    try:
+        name = session.sandbox_provider or provider_choose(session.workspace.provider).name
+    except ConflictError as error:
+        if error.message == LOCAL_PROVIDER_REFUSED:
+            raise
+        name = "docker"  # asked for and not answering: its own check says why
     provider = provider_get(name)
-    if provider is None or not provider.available():
-        raise ConflictError(f"The {name} sandbox provider is not available on this server")
+    if provider is None:
+        raise ConflictError(f"The {name} sandbox provider is not installed on this server")
+    provider.check()
     return provider
+
+
+def session_sandbox_create(session: Session) -> None:
+    """session_init's step: the session's sandbox made and started on its provider."""
+    provider = session_sandbox_provider(session)
+    provider.create(session_sandbox_spec(session))
+    provider.start(str(session.uuid))
+    Session.objects.filter(pk=session.pk).update(
+        sandbox_provider=provider.name,
+        sandbox_active_at=timezone.now(),
+        sandbox_stopped_reason="",
+    )
 
 
 def session_sandbox_start(session: Session) -> SandboxProvider:
     """Makes sure the session's sandbox exists and runs, and returns its provider. A session
-    that was stopped (idle, or by its user) is ready again."""
-    if session.status in SETTING_UP:
-        raise ConflictError("The session is still being set up")
-    if session.status not in (SessionStatus.READY, SessionStatus.STOPPED):
-        raise ConflictError(f"The session is {session.status}")
-    provider = session_sandbox_provider(session)
-    sandbox = str(session.uuid)
-    if provider.status(sandbox).state == SandboxState.MISSING:
-        provider.create(session_sandbox_spec(session))
-    provider.start(sandbox)
+    that was stopped (idle, by its user, or its sandbox lost outside the app) is ready again;
+    a sandbox removed outside the app is made again."""
     with transaction.atomic():
-        session = Session.objects.select_for_update().get(pk=session.pk)
+        # Under the row lock the idle pass takes too (module docstring).
+        session = (
+            Session.objects.select_for_update(of=("self",))
+            .select_related("workspace")
+            .get(pk=session.pk)
+        )
+        if session.status in SETTING_UP:
+            raise ConflictError("The session is still being set up")
+        if session.status not in (SessionStatus.READY, SessionStatus.STOPPED):
+            raise ConflictError(f"The session is {session.status}")
+        provider = session_sandbox_provider(session)
+        sandbox = str(session.uuid)
+        if provider.status(sandbox).state == SandboxState.MISSING:
+            provider.create(session_sandbox_spec(session))
+        provider.start(sandbox)
         session.sandbox_provider = provider.name
         session.sandbox_active_at = timezone.now()
         session.sandbox_stopped_reason = ""
@@ -77,12 +130,21 @@ def sandbox_use_begin(
     *, session: Session, kind: SandboxUseKind, user: User | None = None
 ) -> SandboxUse:
     """Holds the sandbox awake until `sandbox_use_end` (renewed by `sandbox_use_renew` at
-    least every SANDBOX_USE_LEASE_SECONDS / 3)."""
-    now = timezone.now()
-    Session.objects.filter(pk=session.pk).update(sandbox_active_at=now)
-    return SandboxUse.objects.create(
-        session=session, kind=kind, user=user, expires_at=now + lease_length()
-    )
+    least every SANDBOX_USE_LEASE_SECONDS / 3), and starts it if it is not running."""
+    with transaction.atomic():
+        locked = Session.objects.select_for_update().get(pk=session.pk)
+        now = timezone.now()
+        locked.sandbox_active_at = now
+        locked.save(update_fields=["sandbox_active_at"])
+        use = SandboxUse.objects.create(
+            session=locked, kind=kind, user=user, expires_at=now + lease_length()
+        )
+    try:
+        session_sandbox_start(session)
+    except BaseException:
+        SandboxUse.objects.filter(pk=use.pk).delete()
+        raise
+    return use
 
 
 def sandbox_use_renew(use: SandboxUse) -> None:
@@ -99,3 +161,149 @@ def sandbox_use_end(use: SandboxUse) -> None:
 
 def lease_length() -> timedelta:
     return timedelta(seconds=settings.SANDBOX_USE_LEASE_SECONDS)
+
+
+# --- Stopping and removing ---------------------------------------------------------------------
+
+
+def sandbox_stopping_announce(session: Session) -> None:
+    """`sandbox_stopping` to every receiver; one that fails does not keep the sandbox up."""
+    for receiver, result in sandbox_stopping.send_robust(sender=Session, session=session):
+        if isinstance(result, Exception):
+            logger.error(
+                "sandbox_stopping receiver %s failed for session %s: %s",
+                receiver,
+                session.uuid,
+                result,
+            )
+
+
+def idle_reason() -> str:
+    seconds = round(settings.SANDBOX_IDLE_TIMEOUT)
+    amount, unit = (seconds // 60, "minute") if seconds >= 60 else (seconds, "second")
+    return f"idle for {amount} {unit}{'' if amount == 1 else 's'}"
+
+
+def sessions_idle() -> QuerySet[Session]:
+    """Ready sessions whose sandbox nothing used for SANDBOX_IDLE_TIMEOUT and nothing holds
+    (an expired use's holder died: it no longer counts)."""
+    now = timezone.now()
+    live_use = SandboxUse.objects.filter(session=OuterRef("pk"), expires_at__gt=now)
+    return (
+        Session.objects.filter(
+            status=SessionStatus.READY,
+            sandbox_active_at__lt=now - timedelta(seconds=settings.SANDBOX_IDLE_TIMEOUT),
+        )
+        .exclude(sandbox_provider="")
+        .exclude(Exists(live_use))
+    )
+
+
+def sandboxes_stop_idle() -> int:
+    """The idle stop: each idle session's sandbox stopped and the session `stopped`, with the
+    reason. Returns how many were stopped."""
+    stopped = 0
+    for pk in sessions_idle().values_list("pk", flat=True):
+        try:
+            stopped += session_sandbox_stop_idle(pk)
+        except (SandboxUnavailable, ConflictError) as error:
+            logger.warning("idle stop of session %s skipped: %s", pk, error)
+    return stopped
+
+
+@transaction.atomic
+def session_sandbox_stop_idle(pk: UUID) -> bool:
+    # Looked at again under the lock: a use may have begun since the pass looked.
+    found = sessions_idle().select_for_update(of=("self",)).select_related("workspace")
+    session = found.filter(pk=pk).first()
+    if session is None:
+        return False
+    provider = session_sandbox_provider(session)
+    sandbox_stopping_announce(session)
+    provider.stop(str(session.uuid))
+    session_lost(session, idle_reason())
+    return True
+
+
+def session_lost(session: Session, reason: str) -> None:
+    """A ready session whose sandbox no longer runs becomes `stopped`, saying why."""
+    session.sandbox_stopped_reason = reason
+    session.save(update_fields=["sandbox_stopped_reason"])
+    session_transition(session, SessionStatus.STOPPED)
+
+
+def session_sandbox_remove(session: Session) -> None:
+    """Removes the session's sandbox (before its row goes). An engine that does not answer
+    leaves it to the reconciler, which removes sandboxes whose session is gone."""
+    if not session.sandbox_provider:
+        return
+    provider = provider_get(session.sandbox_provider)
+    sandbox_stopping_announce(session)
+    try:
+        if provider is None:
+            raise SandboxUnavailable(f"the {session.sandbox_provider} provider is not installed")
+        provider.remove(str(session.uuid))
+    except Exception as error:  # any engine failure: the reconciler finishes the job
+        logger.warning("sandbox of session %s left to the reconciler: %s", session.uuid, error)
+    session.sandbox_provider = ""
+    Session.objects.filter(pk=session.pk).update(sandbox_provider="")
+
+
+def sandbox_remove_later(provider_name: str, session_uuid: str) -> None:
+    """Removes a deleted session's sandbox once the deletion commits; if the engine does not
+    answer, the reconciler removes it later."""
+
+    def remove() -> None:
+        try:
+            provider = provider_get(provider_name)
+            if provider is not None:
+                provider.remove(session_uuid)
+        except Exception as error:  # any engine failure: the reconciler finishes the job
+            logger.warning("sandbox of session %s left to the reconciler: %s", session_uuid, error)
+
+    transaction.on_commit(remove)
+
+
+# --- Reconciling -------------------------------------------------------------------------------
+
+
+def sandboxes_reconcile() -> None:
+    """Sessions compared with what each provider really holds: a ready session whose sandbox
+    was removed or stopped outside the app becomes `stopped`; a sandbox whose session is gone
+    is removed. A provider that cannot be reached is skipped, never taken for empty."""
+    for name in PROVIDER_NAMES:
+        try:
+            provider = provider_get(name)
+            if provider is None or not provider.available():
+                continue
+            held = {info.session_uuid: info for info in provider.list()}
+        except Exception as error:  # an engine that fails in any way is not there this turn
+            logger.warning("reconcile skipped the %s provider: %s", name, error)
+            continue
+        provider_reconcile(provider, held)
+
+
+def provider_reconcile(provider: SandboxProvider, held: dict[str, SandboxInfo]) -> None:
+    ready = Session.objects.filter(status=SessionStatus.READY, sandbox_provider=provider.name)
+    for session in ready.only("pk"):
+        info = held.get(str(session.pk))
+        if info is None or info.state != SandboxState.RUNNING:
+            session_reconcile(session.pk, provider)
+    known = {
+        str(pk) for pk in Session.objects.filter(pk__in=list(held)).values_list("pk", flat=True)
+    }
+    for session_uuid in held.keys() - known:
+        logger.info("removing the %s sandbox of deleted session %s", provider.name, session_uuid)
+        provider.remove(session_uuid)
+
+
+@transaction.atomic
+def session_reconcile(pk: UUID, provider: SandboxProvider) -> None:
+    session = Session.objects.select_for_update().filter(pk=pk).first()
+    if session is None or session.status != SessionStatus.READY:
+        return
+    info = provider.status(str(session.uuid))  # again, under the lock: it may have started
+    if info.state == SandboxState.MISSING:
+        session_lost(session, REMOVED_OUTSIDE)
+    elif info.state != SandboxState.RUNNING:
+        session_lost(session, STOPPED_OUTSIDE)

@@ -9,6 +9,8 @@ from apps.core.models import Job
 from apps.credentials.models import Credential
 from apps.credentials.services import credential_access_token
 from apps.projects.models import Project
+from apps.sandbox.provider import SandboxInfo, SandboxState, SandboxUnavailable
+from apps.sandbox.selectors import provider_get
 from apps.workspaces.models import Session, Workspace
 from discobot.errors import NotFoundError
 
@@ -64,3 +66,22 @@ def workspace_clone_token(workspace: Workspace) -> str:
         project_id=workspace.project_id, provider="github"
     ).first()
     return credential_access_token(credential=credential) if credential else ""
+
+
+def session_sandbox_status(session: Session) -> SandboxInfo | None:
+    """What the session's provider says of its sandbox (contract §5, terminal/status); None
+    when there is none (never made, or removed). SandboxUnavailable, with the reason, when the
+    provider cannot be asked now."""
+    if not session.sandbox_provider:
+        return None
+    provider = provider_get(session.sandbox_provider)
+    if provider is None:
+        raise SandboxUnavailable(f"The {session.sandbox_provider} provider is not installed")
+    try:
+        provider.check()
+        info = provider.status(str(session.uuid))
+    except SandboxUnavailable:
+        raise
+    except Exception as error:  # an engine failing in any way: unavailable, never a 500
+        raise SandboxUnavailable(f"The {provider.name} provider did not answer: {error}") from None
+    return None if info.state == SandboxState.MISSING else info

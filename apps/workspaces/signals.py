@@ -1,9 +1,10 @@
-"""Signals the workspaces app sends about a session's sandbox."""
+"""Signals of the workspaces app for the apps above it (which it must not import)."""
 
 from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent with `session=` before the session's sandbox is stopped (idle) or removed, while what
-# runs in it can still be read.
+# Sent with `session` just before its sandbox is stopped (idle) or removed (the session, its
+# workspace or its project deleted), while the sandbox still runs: the terminal saves what its
+# shells showed. A receiver that fails is logged and does not keep the sandbox up.
 sandbox_stopping = Signal()

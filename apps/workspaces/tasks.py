@@ -14,6 +14,7 @@ from django.db import transaction
 from apps.core.jobs import JobDeferred, JobFailed, job_handler
 from apps.core.models import Job
 from apps.gitops.provider import GitError, git_provider
+from apps.sandbox.provider import SandboxUnavailable
 from apps.workspaces.git import server_author
 from apps.workspaces.models import (
     CommitStatus,
@@ -25,6 +26,7 @@ from apps.workspaces.models import (
     WorkspaceStatus,
 )
 from apps.workspaces.paths import session_branch, session_dir, workspace_clone_dir
+from apps.workspaces.sandboxes import session_sandbox_create, session_sandbox_remove
 from apps.workspaces.selectors import job_session, job_workspace, workspace_clone_token
 from apps.workspaces.services import (
     folder_is_repository,
@@ -38,7 +40,11 @@ from apps.workspaces.transitions import IllegalTransition
 from discobot.errors import ApplicationError, ConflictError
 
 Resource = TypeVar("Resource", Workspace, Session)
-WAITING_FOR_WORKING_COPY = (SessionStatus.INITIALIZING, SessionStatus.REINITIALIZING)
+SETTING_UP = (
+    SessionStatus.INITIALIZING,
+    SessionStatus.REINITIALIZING,
+    SessionStatus.CREATING_SANDBOX,  # an attempt that stopped at the sandbox, tried again
+)
 
 
 def job_failure(
@@ -111,9 +117,11 @@ def workspace_folder_init(workspace: Workspace, folder: Path) -> None:
     on_failure=job_failure(job_session, session_transition, SessionStatus.ERROR),
 )
 def session_init(job: Job) -> None:
-    """Waits for the workspace, then gives the session its own working copy on its branch."""
+    """Waits for the workspace, gives the session its own working copy on its branch, then its
+    sandbox: `creating_sandbox`, then `ready`. An engine that does not answer is tried again
+    by the job's retries; a missing image or a refused provider fails the session at once."""
     session = job_session(job)
-    if session is None or session.status not in WAITING_FOR_WORKING_COPY:
+    if session is None or session.status not in SETTING_UP:
         return  # deleted, being removed, or set up by an earlier attempt
     workspace = session.workspace
     if workspace.status == WorkspaceStatus.ERROR:
@@ -132,12 +140,20 @@ def session_init(job: Job) -> None:
             branch=session_branch(session),
             commit=workspace.commit,
         )
-    session_transition(
-        session,
-        SessionStatus.READY,
-        workspace_path=str(target),
-        workspace_commit=workspace.commit,
-    )
+    if session.status != SessionStatus.CREATING_SANDBOX:
+        session_transition(
+            session,
+            SessionStatus.CREATING_SANDBOX,
+            workspace_path=str(target),
+            workspace_commit=workspace.commit,
+        )
+    try:
+        session_sandbox_create(session)
+    except SandboxUnavailable as error:
+        raise RuntimeError(error.message) from None  # retried with the job's backoff
+    except ApplicationError as error:
+        raise JobFailed(error.message) from None
+    session_transition(session, SessionStatus.READY)
 
 
 @job_handler(JobType.SESSION_DELETE)
@@ -145,7 +161,9 @@ def session_delete(job: Job) -> None:
     session = job_session(job)
     if session is None:
         return
-    # The files first: an attempt cut short after them finds the row and finishes the job.
+    # The sandbox, then the files: an attempt cut short after them finds the row and
+    # finishes the job.
+    session_sandbox_remove(session)
     shutil.rmtree(session_dir(session), ignore_errors=True)
     session_remove(session=session)
 

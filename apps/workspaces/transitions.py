@@ -40,11 +40,14 @@ WORKSPACE_TRANSITIONS: dict[tuple[WorkspaceStatus, WorkspaceStatus], By] = {
 }
 
 SESSION_TRANSITIONS: dict[tuple[SessionStatus, SessionStatus], By] = {
-    (S.INITIALIZING, S.READY): By.SYSTEM,
-    (S.REINITIALIZING, S.READY): By.SYSTEM,
+    # session_init: the working copy, then the sandbox.
+    (S.INITIALIZING, S.CREATING_SANDBOX): By.SYSTEM,
+    (S.REINITIALIZING, S.CREATING_SANDBOX): By.SYSTEM,
+    (S.CREATING_SANDBOX, S.READY): By.SYSTEM,
     (S.INITIALIZING, S.ERROR): By.SYSTEM,
     (S.REINITIALIZING, S.ERROR): By.SYSTEM,
-    (S.READY, S.STOPPED): By.ANYONE,
+    (S.CREATING_SANDBOX, S.ERROR): By.SYSTEM,
+    (S.READY, S.STOPPED): By.ANYONE,  # also the idle stop and the reconciler
     (S.STOPPED, S.READY): By.ANYONE,
     (S.STOPPED, S.REINITIALIZING): By.ANYONE,
     (S.ERROR, S.REINITIALIZING): By.ANYONE,

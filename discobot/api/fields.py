@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 # What Python calls whitespace (`str.isspace`, what `str.strip()` removes), spelled out.
 WHITESPACE = (
@@ -115,6 +116,10 @@ class JsonBooleanField(serializers.BooleanField):
 class QueryBooleanField(serializers.BooleanField):
     """`true` or `false` in a query string, as OpenAPI writes a boolean parameter; DRF would
     also take 1, "yes" or "on" (and read anything else as false, where a view parses by hand)."""
+
+    # Absent from a query string: the field's default, not DRF's html-form False (which the
+    # check below refuses, so `DELETE /workspaces/{id}` without `deleteFiles` was a 400).
+    default_empty_html = empty
 
     def get_value(self, dictionary: Any) -> Any:
         # DRF reads `?name=` (no value) as absent; it is neither true nor false.

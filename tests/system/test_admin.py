@@ -7,6 +7,7 @@ from django.apps import apps as django_apps
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.services import api_token_create
@@ -15,8 +16,7 @@ from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
 from apps.projects.models import ProjectInvitation
 from apps.terminal.models import TerminalTranscript
-from apps.workspaces.models import JobType, SandboxUseKind
-from apps.workspaces.sandboxes import sandbox_use_begin
+from apps.workspaces.models import JobType, SandboxUse, SandboxUseKind
 from tests.accounts.factories import UserFactory
 from tests.agents.factories import MCPServerFactory
 from tests.chat.factories import MessageFactory
@@ -59,7 +59,9 @@ def one_of_everything(project):
     CredentialFactory.create(project=project, encrypted_data=SECRET_API_KEY.encode())
     message = MessageFactory.create(session__workspace__project=project)
     TerminalHistoryFactory.create(session=message.session)
-    sandbox_use_begin(session=message.session, kind=SandboxUseKind.TERMINAL)
+    SandboxUse.objects.create(
+        session=message.session, kind=SandboxUseKind.TERMINAL, expires_at=timezone.now()
+    )
     TerminalTranscript.objects.create(session=message.session)
     MCPServerFactory.create(
         agent__project=project,

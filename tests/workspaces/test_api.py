@@ -319,6 +319,7 @@ class TestSessions:
         assert ready["workspaceCommit"] == head_of(git_repo)
         assert [e["status"] for e in events_of(project, "session_updated")] == [
             "initializing",
+            "creating_sandbox",
             "ready",
         ]
 

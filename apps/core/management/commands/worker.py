@@ -24,6 +24,7 @@ from apps.core.database import (
     database_retry,
     database_unavailable,
 )
+from apps.core.housekeeping import housekeeping_forever
 from apps.core.jobs import jobs_recover_stale, worker_name
 
 logger = logging.getLogger("apps.core.jobs")
@@ -174,6 +175,8 @@ class Command(BaseCommand):
         )
         stop = threading.Event()
         threading.Thread(target=recover_forever, args=(stop,), daemon=True).start()
+        if not batch:
+            threading.Thread(target=housekeeping_forever, args=(stop,), daemon=True).start()
         try:
             if not batch:
                 worker.configure_signals()

@@ -6,6 +6,7 @@ class TerminalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from apps.terminal import housekeeping  # noqa: F401 (registers the daily prune)
         from apps.terminal.receivers import sandbox_stopping_capture
         from apps.workspaces.signals import sandbox_stopping
 

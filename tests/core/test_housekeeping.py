@@ -35,7 +35,9 @@ def running(registry):
 
 
 def test_the_apps_register_their_passes():
-    assert {"sandbox reconcile", "sandbox idle stop"} <= set(housekeeping.HOUSEKEEPING)
+    assert {"sandbox reconcile", "sandbox idle stop", "terminal history prune"} <= set(
+        housekeeping.HOUSEKEEPING
+    )
 
 
 def test_a_registered_pass_runs_at_start_up_then_every_interval(registry, running):

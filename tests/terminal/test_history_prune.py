@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from apps.core.housekeeping import HOUSEKEEPING
 from apps.terminal.models import TerminalHistory
 from tests.terminal.factories import TerminalHistoryFactory
 
@@ -55,3 +56,13 @@ def test_negative_days_are_refused():
         call_command("prune_terminal_history", "--older-than", "-1")
 
     assert kept() == {"today"}
+
+
+def test_the_worker_prunes_past_the_retention_setting_by_itself(settings):
+    settings.TERMINAL_HISTORY_RETENTION_DAYS = 5
+    recorded("last week", days_ago=7)
+    recorded("yesterday", days_ago=1)
+
+    HOUSEKEEPING["terminal history prune"].run()
+
+    assert kept() == {"yesterday"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -40,8 +41,9 @@ from apps.sandbox.selectors import (
     provider_get,
 )
 from apps.workspaces.models import SandboxUse, SandboxUseKind, Session, SessionStatus
-from apps.workspaces.services import session_transition
+from apps.workspaces.services import session_rename, session_transition
 from apps.workspaces.signals import sandbox_stopping
+from apps.workspaces.transitions import SESSION_TRANSITIONS, By, transition_check
 from discobot.errors import ConflictError
 
 logger = logging.getLogger(__name__)
@@ -178,6 +180,9 @@ def sandbox_stopping_announce(session: Session) -> None:
             )
 
 
+STOPPED_BY_USER = "stopped by its user"
+
+
 def idle_reason() -> str:
     seconds = round(settings.SANDBOX_IDLE_TIMEOUT)
     amount, unit = (seconds // 60, "minute") if seconds >= 60 else (seconds, "second")
@@ -223,6 +228,37 @@ def session_sandbox_stop_idle(pk: UUID) -> bool:
     provider.stop(str(session.uuid))
     session_lost(session, idle_reason())
     return True
+
+
+@transaction.atomic
+def session_change(*, session: Session, changes: dict[str, Any]) -> Session:
+    """A client's PUT of a session: renamed, and its `status` changed where SESSION_TRANSITIONS
+    lets a client (409 otherwise). `stopped` stops the sandbox and `ready` starts it again, so
+    the status a client sets is what the sandbox really does."""
+    session = session_rename(session=session, changes=changes)
+    status = changes.get("status")
+    if status is None or status == session.status:
+        return session
+    to = SessionStatus(status)
+    transition_check(SESSION_TRANSITIONS, SessionStatus(session.status), to, by=By.CLIENT)
+    if to == SessionStatus.STOPPED:
+        session_sandbox_stop(session, reason=STOPPED_BY_USER)
+    elif to == SessionStatus.READY:
+        session_sandbox_start(session)
+    else:
+        session_transition(session, to, by=By.CLIENT)
+    session.refresh_from_db()
+    return session
+
+
+def session_sandbox_stop(session: Session, *, reason: str) -> None:
+    """Stops the session's sandbox (if it has one) and the session is `stopped`, saying why."""
+    session = Session.objects.select_for_update(of=("self",)).get(pk=session.pk)
+    if session.sandbox_provider:
+        provider = session_sandbox_provider(session)
+        sandbox_stopping_announce(session)
+        provider.stop(str(session.uuid))
+    session_lost(session, reason)
 
 
 def session_lost(session: Session, reason: str) -> None:

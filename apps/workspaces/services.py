@@ -401,17 +401,14 @@ def session_create(
 
 
 @transaction.atomic
-def session_update(*, session: Session, changes: dict[str, Any]) -> Session:
-    """Renames the session; a `status` is the client's request, allowed or not by
-    SESSION_TRANSITIONS (409)."""
+def session_rename(*, session: Session, changes: dict[str, Any]) -> Session:
+    """Its `name` and `display_name`, where `changes` holds them (a status change is
+    `sandboxes.session_change`'s: it may start or stop the sandbox)."""
     if "name" in changes:
         session.name = changes["name"]
     if "display_name" in changes:
         session.display_name = changes["display_name"] or ""
     session.save()
-    status = changes.get("status")
-    if status is not None and status != session.status:
-        session_transition(session, SessionStatus(status), by=By.CLIENT)
     return session
 
 

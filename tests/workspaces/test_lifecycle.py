@@ -229,6 +229,21 @@ class TestIdleStop:
         assert sandboxes_stop_idle() == 0
         sandbox_use_end(use)
 
+    def test_a_client_stopping_the_session_stops_its_sandbox_and_ready_starts_it(
+        self, client, base, session, provider, stopping
+    ):
+        stopped = client.patch(f"{base}/sessions/sess-1", {"status": "stopped"}, format="json")
+
+        assert stopped.json()["status"] == "stopped"
+        assert sandbox_state(provider, session) == SandboxState.STOPPED
+        assert Session.objects.get(pk=session.pk).sandbox_stopped_reason == "stopped by its user"
+        assert stopping == ["sess-1"]
+
+        ready = client.patch(f"{base}/sessions/sess-1", {"status": "ready"}, format="json")
+
+        assert ready.json()["status"] == "ready"
+        assert sandbox_state(provider, session) == SandboxState.RUNNING
+
     def test_a_session_being_set_up_has_no_sandbox_to_start(self, session):
         Session.objects.filter(pk=session.pk).update(status=SessionStatus.REINITIALIZING)
 

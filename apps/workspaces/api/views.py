@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from apps.projects.api.base import ProjectScopedView
 from apps.sandbox.selectors import providers_available
-from apps.workspaces import selectors, services
+from apps.workspaces import sandboxes, selectors, services
 from apps.workspaces.api import schema  # noqa: F401 (registers the schema extensions)
 from apps.workspaces.api.serializers import (
     SessionCreateSerializer,
@@ -163,7 +163,7 @@ class SessionDetailView(ProjectScopedView):
         session = selectors.session_get(project=self.project, session_id=session_id)
         body = SessionUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        session = services.session_update(session=session, changes=body.validated_data)
+        session = sandboxes.session_change(session=session, changes=body.validated_data)
         return Response(SessionOutputSerializer(session).data)
 
     patch = put

@@ -525,6 +525,8 @@ SANDBOX_IDLE_TIMEOUT = env.float("SANDBOX_IDLE_TIMEOUT", default=30 * 60.0)
 # A terminal or turn renews its hold on the sandbox this often; one whose server process died
 # stops counting after SANDBOX_USE_LEASE_SECONDS.
 SANDBOX_USE_LEASE_SECONDS = env.float("SANDBOX_USE_LEASE_SECONDS", default=120.0)
+# Lines of scrollback tmux keeps for each terminal's shell (its history-limit).
+TERMINAL_SCROLLBACK_LINES = env.int("TERMINAL_SCROLLBACK_LINES", default=10000)
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
 
 # --- Git ----------------------------------------------------------------------------------------

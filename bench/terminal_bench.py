@@ -166,7 +166,6 @@ def raw_pty(provider_name: str, data_dir: Path, database_url: str, session_id: s
     import django
 
     django.setup()
-    from apps.terminal.consumers import terminal_command
 
     from apps.sandbox.selectors import provider_get
     from apps.workspaces.models import Session
@@ -174,12 +173,13 @@ def raw_pty(provider_name: str, data_dir: Path, database_url: str, session_id: s
     session = Session.objects.get(id=session_id)
     provider = provider_get(provider_name)
     assert provider is not None
-    return provider.attach_pty(
-        str(session.uuid),
-        terminal_command(provider, str(session.uuid), user=None, root=False),
-        rows=40,
-        cols=120,
+    sandbox = str(session.uuid)
+    # The tmux session the WebSocket's shell lives in (the bench's user has just the one).
+    listed = provider.exec(
+        sandbox, [*provider.tmux_command(sandbox, root=False), "list-sessions", "-F", "#S"]
     )
+    name = listed.stdout.decode().split()[0]
+    return provider.attach_tmux(sandbox, name, rows=40, cols=120, root=False)
 
 
 async def raw_echo(pty: Any, marker: str) -> float:

@@ -2,4 +2,6 @@
 
 from django.urls import URLPattern
 
-websocket_urlpatterns: list[URLPattern] = []
+from apps.terminal import routing as terminal_routing
+
+websocket_urlpatterns: list[URLPattern] = [*terminal_routing.websocket_urlpatterns]

@@ -536,6 +536,8 @@ SANDBOX_RECONCILE_SECONDS = env.float("SANDBOX_RECONCILE_SECONDS", default=60.0)
 # Names this installation's sandboxes on a shared engine, so that it removes only its own
 # leftovers; blank: derived from DATA_DIR.
 SANDBOX_INSTANCE = env.str("SANDBOX_INSTANCE", default="")
+# Lines of scrollback tmux keeps for each terminal's shell (its history-limit).
+TERMINAL_SCROLLBACK_LINES = env.int("TERMINAL_SCROLLBACK_LINES", default=10000)
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
 
 # --- Git ----------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ class RawWebSocket:
         self.sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=TIMEOUT)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
-            f"GET {parts.path} HTTP/1.1",
+            f"GET {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1",
             f"Host: {parts.netloc}",
             "Upgrade: websocket",
             "Connection: Upgrade",

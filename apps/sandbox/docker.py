@@ -31,6 +31,7 @@ from apps.sandbox.provider import (
     SandboxState,
     SandboxUnavailable,
     sandbox_instance,
+    tmux_session_command,
 )
 from discobot.errors import ConflictError, NotFoundError
 
@@ -70,6 +71,9 @@ def docker_time(value: str | None) -> datetime | None:
 # FOWNER, SETUID/SETGID and KILL stay: the root terminal and the ACL grant below use them.
 DROPPED_CAPABILITIES = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "SYS_CHROOT"]
 
+# How long a terminal's exec may take to start and say its pid.
+PID_LINE_TIMEOUT = 30.0
+
 # `timeout` exits 124 when it stopped the command, 137 when it had to kill it.
 TIMEOUT_EXIT_CODES = (124, 137)
 
@@ -92,12 +96,21 @@ def container_name(spec: SandboxSpec) -> str:
 
 
 class DockerPty:
-    """A terminal on an exec with a TTY: the raw socket docker hands back from `exec_start`."""
+    """A terminal on an exec with a TTY: the raw socket docker hands back from `exec_start`.
 
-    def __init__(self, api: Any, exec_id: str, sock: socket.socket) -> None:
+    The engine does not end an exec whose connection closed: its program would linger (a tmux
+    client per reconnect, attached forever). So the program's pid inside the container is
+    known, and closing hangs it up, as closing the local provider's PTY does."""
+
+    def __init__(
+        self, api: Any, container_id: str, exec_id: str, sock: socket.socket, *, pid: str, user: str
+    ) -> None:
         self._api = api
+        self._container_id = container_id
         self._exec_id = exec_id
         self._sock = sock
+        self._pid = pid
+        self._user = user
 
     def read(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
         """Output so far; b"" once the program has ended; TimeoutError when nothing came in
@@ -113,6 +126,18 @@ class DockerPty:
     def write(self, data: bytes) -> None:
         self._sock.sendall(data)
 
+    def write_some(self, data: bytes) -> int:
+        _, writable, _ = select.select([], [self._sock], [], 0)
+        if not writable:
+            return 0
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
     def resize(self, rows: int, cols: int) -> None:
         self._api.exec_resize(self._exec_id, height=rows, width=cols)
 
@@ -120,6 +145,11 @@ class DockerPty:
         with contextlib.suppress(OSError):  # already closed by the other side
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
+        with contextlib.suppress(DockerException):  # the container is gone, and the program
+            hang_up = self._api.exec_create(
+                self._container_id, ["kill", "-HUP", self._pid], user=self._user
+            )["Id"]
+            self._api.exec_start(hang_up)
 
 
 class DockerProvider:
@@ -229,8 +259,11 @@ class DockerProvider:
         return self._info(session_uuid, container)
 
     def list(self) -> list[SandboxInfo]:
+        # ignore_removed: a container removed between the engine's list and its inspect is gone.
         mine = [LABEL_SESSION, f"{LABEL_INSTANCE}={sandbox_instance()}"]
-        containers = self._client.containers.list(all=True, filters={"label": mine})
+        containers = self._client.containers.list(
+            all=True, filters={"label": mine}, ignore_removed=True
+        )
         return [self._info(c.labels[LABEL_SESSION], c) for c in containers]
 
     # --- processes ---------------------------------------------------------------------------
@@ -291,16 +324,19 @@ class DockerProvider:
     ) -> DockerPty:
         container = self._require_running(session_uuid)
         # The size is set before the program starts: a resize after `exec_start` would race
-        # with the program reading it (tmux, a prompt) at its start.
+        # with the program reading it (tmux, a prompt) at its start. The wrapper then says its
+        # pid (which the program inherits with `exec`) and waits for a line, so that nothing of
+        # the program's output is mixed with the pid; echo is off meanwhile.
         sized = [
             "sh",
             "-c",
-            'stty rows "$1" cols "$2"; shift 2; exec "$@"',
+            'stty rows "$1" cols "$2" -echo; echo "$$"; read -r _; stty echo; shift 2; exec "$@"',
             "sh",
             str(rows),
             str(cols),
             *command,
         ]
+        user = "root" if root else SANDBOX_USER
         exec_id = self._api.exec_create(
             container.id,
             sized,
@@ -308,10 +344,31 @@ class DockerProvider:
             tty=True,
             workdir=WORKSPACE,
             environment={"TERM": "xterm-256color", **(env or {})},
-            user="root" if root else SANDBOX_USER,
+            user=user,
         )["Id"]
-        attached = self._api.exec_start(exec_id, tty=True, socket=True)
-        return DockerPty(self._api, exec_id, attached._sock)
+        sock = self._api.exec_start(exec_id, tty=True, socket=True)._sock
+        try:
+            pid = pid_line_read(sock)
+            sock.sendall(b"\n")
+        except BaseException:
+            sock.close()
+            raise
+        return DockerPty(self._api, container.id, exec_id, sock, pid=pid, user=user)
+
+    def attach_tmux(
+        self, session_uuid: str, name: str, *, rows: int, cols: int, root: bool = False
+    ) -> DockerPty:
+        """Root's tmux server is not the sandbox user's (each user has its own socket under
+        /tmp/tmux-<uid>), so root's sessions are apart by construction."""
+        command = tmux_session_command(
+            self.tmux_command(session_uuid, root=root),
+            name,
+            history_lines=settings.TERMINAL_SCROLLBACK_LINES,
+        )
+        return self.attach_pty(session_uuid, command, rows=rows, cols=cols, root=root)
+
+    def tmux_command(self, session_uuid: str, *, root: bool = False) -> tuple[str, ...]:
+        return ("tmux",)
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -323,7 +380,7 @@ class DockerProvider:
     def _container(self, session_uuid: str) -> Any | None:
         """The session's container, or None: also when it was removed outside the app."""
         found = self._client.containers.list(
-            all=True, filters={"label": f"{LABEL_SESSION}={session_uuid}"}
+            all=True, filters={"label": f"{LABEL_SESSION}={session_uuid}"}, ignore_removed=True
         )
         return found[0] if found else None
 
@@ -382,3 +439,31 @@ class DockerProvider:
                 container.name,
                 output.decode(errors="replace").strip(),
             )
+
+
+def pid_line_read(sock: socket.socket) -> str:
+    """The first line of an exec's terminal: its pid (the terminal ends lines with \r\n)."""
+    line = b""
+    deadline = time.monotonic() + PID_LINE_TIMEOUT
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([sock], [], [], max(deadline - time.monotonic(), 0))
+        # One byte at a time: nothing past the line may be taken from the program's output.
+        byte = sock.recv(1) if ready else b""
+        if not byte:
+            raise ConflictError("The terminal did not start in the sandbox")
+        line += byte
+    pid = line.strip().decode("ascii", errors="replace")
+    if not pid.isdigit():
+        raise ConflictError(f"The terminal did not start in the sandbox: {pid[:200]}")
+    return pid
+
+
+def engine_time(stamp: str | None) -> datetime | None:
+    """Docker's RFC 3339 times have nanoseconds, and "0001-01-01T00:00:00Z" means never."""
+    if not stamp or stamp.startswith("0001-"):
+        return None
+    seconds, _, rest = stamp.partition(".")
+    zone = rest.lstrip("0123456789") if rest else stamp[len(seconds) :]
+    fraction = rest[: len(rest) - len(zone)][:6] if rest else ""
+    text = seconds + (f".{fraction}" if fraction else "") + zone
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

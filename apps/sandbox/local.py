@@ -36,6 +36,7 @@ from apps.sandbox.provider import (
     SandboxInfo,
     SandboxSpec,
     SandboxState,
+    tmux_session_command,
 )
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 
@@ -53,23 +54,16 @@ def tmux_socket(session_uuid: str) -> Path:
     return Path(settings.DATA_DIR) / "tmux" / f"{name}.sock"
 
 
-def tmux_attach_command(session_uuid: str, name: str) -> list[str]:
-    """Attaches to the tmux session `name` of a sandbox, creating it with a shell if needed;
-    the status bar is off so the screen is the shell's own."""
-    socket = tmux_socket(session_uuid)
-    socket.parent.mkdir(parents=True, exist_ok=True)
-    return [
-        *("tmux", "-S", str(socket), "new-session", "-A", "-s", name),
-        *(";", "set-option", "-t", name, "status", "off"),
-    ]
-
-
 class LocalPty:
-    """A program on a pseudo-terminal of this server; closing it hangs the terminal up."""
+    """A program on a pseudo-terminal of this server; closing it hangs the terminal up.
+
+    The master end is non-blocking, so that `write_some` and a read after the descriptor
+    polled readable never stall an event loop."""
 
     def __init__(self, process: subprocess.Popen[bytes], master: int) -> None:
         self.process = process
         self.master = master
+        os.set_blocking(master, False)
 
     def read(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
         readable, _, _ = select.select([self.master], [], [], timeout)
@@ -77,6 +71,8 @@ class LocalPty:
             raise TimeoutError("No output from the terminal in time")
         try:
             return os.read(self.master, max_bytes)
+        except BlockingIOError:
+            raise TimeoutError("No output from the terminal in time") from None
         except OSError as error:
             # Linux answers EIO on the master once every holder of the other end is gone.
             if error.errno == errno.EIO:
@@ -86,7 +82,17 @@ class LocalPty:
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(self.master, view) :]
+            select.select([], [self.master], [])
+            view = view[self.write_some(view) :]
+
+    def write_some(self, data: bytes | memoryview) -> int:
+        try:
+            return os.write(self.master, data)
+        except BlockingIOError:
+            return 0
+
+    def fileno(self) -> int:
+        return self.master
 
     def resize(self, rows: int, cols: int) -> None:
         terminal_size_set(self.master, rows, cols)
@@ -253,6 +259,20 @@ class LocalProvider:
             os.close(child_end)
         return LocalPty(process, master)
 
+    def attach_tmux(
+        self, session_uuid: str, name: str, *, rows: int, cols: int, root: bool = False
+    ) -> LocalPty:
+        """`root` changes nothing here (everything runs as the server's user); the caller
+        names root's tmux session apart."""
+        tmux = self.tmux_command(session_uuid)
+        tmux_socket(session_uuid).parent.mkdir(parents=True, exist_ok=True)
+        command = tmux_session_command(tmux, name, history_lines=settings.TERMINAL_SCROLLBACK_LINES)
+        return self.attach_pty(session_uuid, command, rows=rows, cols=cols)
+
+    def tmux_command(self, session_uuid: str, *, root: bool = False) -> tuple[str, ...]:
+        # tmux from PATH, in the clean environment of the sandbox's processes.
+        return ("tmux", "-S", str(tmux_socket(session_uuid)))
+
     # --- Inside -------------------------------------------------------------------------------
 
     def _environment(
@@ -288,8 +308,7 @@ class LocalProvider:
     def _tmux_end(self, session_uuid: str) -> None:
         socket = tmux_socket(session_uuid)
         if socket.exists():
-            # tmux from PATH, as the terminal runs it.
-            kill = ["tmux", "-S", str(socket), "kill-server"]
+            kill = [*self.tmux_command(session_uuid), "kill-server"]
             subprocess.run(kill, capture_output=True, check=False)  # noqa: S603
             socket.unlink(missing_ok=True)
 

@@ -90,6 +90,13 @@ class PtyConnection(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
+    def write_some(self, data: bytes) -> int:
+        """Writes what the terminal takes now without blocking; how many bytes that was."""
+
+    def fileno(self) -> int:
+        """A descriptor an event loop can wait on: readable when output (or the end) is there,
+        writable when input fits."""
+
     def resize(self, rows: int, cols: int) -> None: ...
 
     def close(self) -> None:
@@ -148,3 +155,34 @@ class SandboxProvider(Protocol):
         env: Mapping[str, str] | None = None,
     ) -> PtyConnection:
         """Starts `command` on a new terminal of the given size, in `/workspace`."""
+
+    def attach_tmux(
+        self, session_uuid: str, name: str, *, rows: int, cols: int, root: bool = False
+    ) -> PtyConnection:
+        """A new tmux client on the sandbox's tmux session `name` (made with a shell if
+        missing), for the sandbox user or, with `root`, for root. The shell outlives the
+        client: closing it detaches."""
+
+    def tmux_command(self, session_uuid: str, *, root: bool = False) -> tuple[str, ...]:
+        """The start of a tmux command line for `exec` in the sandbox (`(*tmux, "list-sessions")`,
+        `(*tmux, "capture-pane", ...)`), reaching the server `attach_tmux` uses (run it with
+        `user="root"` for root's)."""
+
+
+# The shell of a terminal (contract §5): $SHELL if set, else bash, else sh.
+SHELL_COMMAND = (
+    'if [ -n "$SHELL" ] && [ -x "$SHELL" ]; then exec "$SHELL"; '
+    "elif command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"
+)
+
+
+def tmux_session_command(tmux: Sequence[str], name: str, *, history_lines: int) -> list[str]:
+    """Attaches to tmux session `name`, making it with a shell if needed. The options are the
+    server's (-g): every session on it is a terminal of ours, and history-limit must be set
+    before the first window exists to count for it. No status bar: the screen is the shell's."""
+    return [
+        *tmux,
+        *("set-option", "-g", "history-limit", str(history_lines), ";"),
+        *("set-option", "-g", "status", "off", ";"),
+        *("new-session", "-A", "-s", name, SHELL_COMMAND),
+    ]

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apps.sandbox.local import tmux_socket
 from apps.sandbox.provider import SandboxProvider
 
 # How many recorded lines mark where the next capture picks up.
@@ -44,18 +43,6 @@ done
 """
 
 
-def tmux_command(provider: SandboxProvider, sandbox: str, *, root: bool) -> list[str]:
-    """The start of a tmux command line reaching the sandbox's tmux server (root's or its
-    user's). `provider.tmux_command` comes with the terminal; until every provider has it, the
-    local provider's socket, or the sandbox user's default server."""
-    own = getattr(provider, "tmux_command", None)
-    if own is not None:
-        return list(own(sandbox, root=root))
-    if provider.name == "local":
-        return ["tmux", "-S", str(tmux_socket(sandbox))]
-    return ["tmux"]
-
-
 def sandbox_terminals_read(provider: SandboxProvider, sandbox: str) -> dict[str, list[str]]:
     """Every tmux terminal of the sandbox (its user's and root's) with its lines, keyed by its
     tmux server's socket and its name. Raises what `exec` raises for a sandbox that does not
@@ -64,7 +51,7 @@ def sandbox_terminals_read(provider: SandboxProvider, sandbox: str) -> dict[str,
     for root in (False, True):
         result = provider.exec(
             sandbox,
-            ["sh", "-c", CAPTURE_SCRIPT, "sh", *tmux_command(provider, sandbox, root=root)],
+            ["sh", "-c", CAPTURE_SCRIPT, "sh", *provider.tmux_command(sandbox, root=root)],
             user="root" if root else None,
             timeout=CAPTURE_TIMEOUT_SECONDS,
             output_cap=CAPTURE_OUTPUT_CAP,

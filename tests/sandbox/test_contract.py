@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
 
-from apps.sandbox.local import LocalProvider, tmux_attach_command, tmux_socket
+from apps.sandbox.local import LocalProvider, tmux_socket
 from apps.sandbox.provider import PtyConnection, SandboxState
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def short_data_dir(settings, tmp_path_factory):
+    """The local provider's tmux socket is under DATA_DIR, and a Unix socket's path must fit in
+    108 bytes: a test's own tmp_path can be longer."""
+    settings.DATA_DIR = tmp_path_factory.mktemp("d", numbered=True)
 
 
 def sh(provider, session_uuid: str, script: str, **kwargs):
@@ -155,40 +163,107 @@ class TestLocalProvider:
 
         assert LocalProvider().status(spec.session_uuid).state == SandboxState.RUNNING
 
-    def test_a_tmux_shell_survives_a_detach_and_ends_with_the_sandbox(
-        self, provider, spec, settings, tmp_path_factory
-    ):
-        # A short DATA_DIR: the tmux socket's path must fit in a Unix socket address.
-        settings.DATA_DIR = tmp_path_factory.mktemp("d", numbered=True)
-
+    def test_the_tmux_server_ends_with_the_sandbox(self, provider, spec, short_data_dir):
         provider.create(spec)
         provider.start(spec.session_uuid)
-        command = tmux_attach_command(spec.session_uuid, "main")
-        first = provider.attach_pty(spec.session_uuid, command, rows=24, cols=80)
-        first.write(b"KEPT=still-here\n")
-        first.write(b"echo set-$KEPT\n")
-        read_until(first, "set-still-here")
-        first.close()
-
-        second = provider.attach_pty(spec.session_uuid, command, rows=24, cols=80)
-        try:
-            second.write(b"echo again-$KEPT\n")
-            assert "again-still-here" in read_until(second, "again-still-here")
-        finally:
-            second.close()
+        shell_open(provider, spec.session_uuid)
+        assert tmux_socket(spec.session_uuid).exists()
 
         provider.stop(spec.session_uuid)
+
         assert not tmux_socket(spec.session_uuid).exists()
         provider.remove(spec.session_uuid)
 
 
-def read_until(terminal: PtyConnection, needle: str) -> str:
+class TestTmux:
+    """The terminal's shell lives in a tmux session of the sandbox, which outlives its clients."""
+
+    @pytest.fixture(autouse=True)
+    def short_paths(self, short_data_dir):
+        pass
+
+    def test_a_shell_survives_a_detach_and_a_second_client_shares_it(self, provider, running):
+        first = provider.attach_tmux(running, "main", rows=24, cols=80)
+        first.write(b"KEPT=still-here; echo set-$KEPT\r")
+        read_until(first, "set-still-here")
+        first.close()
+
+        second = provider.attach_tmux(running, "main", rows=24, cols=80)
+        third = provider.attach_tmux(running, "main", rows=24, cols=80)
+        try:
+            second.write(b"echo again-$KEPT\r")
+            assert "again-still-here" in read_until(second, "again-still-here")
+            assert "again-still-here" in read_until(third, "again-still-here")
+        finally:
+            second.close()
+            third.close()
+
+    def test_the_shell_prints_its_prompt_without_input_and_no_status_bar(self, provider, running):
+        terminal = provider.attach_tmux(running, "main", rows=24, cols=80)
+        try:
+            screen = read_until(terminal, PROMPT_END)
+        finally:
+            terminal.close()
+
+        assert "[main]" not in screen  # tmux's status bar names the session
+
+    def test_tmux_commands_reach_the_server_of_the_terminal(self, provider, running, settings):
+        shell_open(provider, running)
+        tmux = provider.tmux_command(running)
+
+        sessions = provider.exec(running, [*tmux, "list-sessions", "-F", "#{session_name}"])
+        limit = provider.exec(running, [*tmux, "show-options", "-gv", "history-limit"])
+
+        assert sessions.stdout.decode().split() == ["main"]
+        assert limit.stdout.decode().strip() == str(settings.TERMINAL_SCROLLBACK_LINES)
+
+    def test_a_closed_terminal_leaves_no_tmux_client_behind(self, provider, running):
+        """Docker does not end an exec whose connection closed: closing hangs it up."""
+        shell_open(provider, running)
+        tmux = provider.tmux_command(running)
+
+        def clients() -> str:
+            return provider.exec(running, [*tmux, "list-clients"]).stdout.decode()
+
+        wait_for(lambda: clients() == "", timeout=30)
+
+    def test_input_written_without_blocking_runs(self, provider, running):
+        terminal = provider.attach_tmux(running, "main", rows=24, cols=80)
+        remaining = b"echo nb-$((6 * 7))\r"
+
+        def all_written() -> bool:
+            nonlocal remaining
+            remaining = remaining[terminal.write_some(remaining) :]
+            return not remaining
+
+        try:
+            wait_for(all_written, timeout=30, interval=0.05)
+            assert "nb-42" in read_until(terminal, "nb-42")
+        finally:
+            terminal.close()
+
+
+def shell_open(provider, session_uuid: str) -> None:
+    """Attaches to the tmux session "main" until its shell prompts, and detaches."""
+    terminal = provider.attach_tmux(session_uuid, "main", rows=24, cols=80)
+    try:
+        read_until(terminal, PROMPT_END)
+    finally:
+        terminal.close()
+
+
+# bash's prompt ends in "$ ", or "# " for root (the local provider runs as the server's user).
+PROMPT_END = re.compile(r"[$#] ")
+
+
+def read_until(terminal: PtyConnection, needle: str | re.Pattern[str]) -> str:
     seen = []
 
     def found() -> bool:
         with contextlib.suppress(TimeoutError):
             seen.append(terminal.read(timeout=0.5).decode(errors="replace"))
-        return needle in "".join(seen)
+        text = "".join(seen)
+        return bool(needle.search(text)) if isinstance(needle, re.Pattern) else needle in text
 
     wait_for(found, timeout=30, interval=0)
     return "".join(seen)

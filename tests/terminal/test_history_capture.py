@@ -13,7 +13,6 @@ from apps.sandbox.provider import SandboxProvider
 from apps.sandbox.selectors import provider_get, providers_available
 from apps.terminal.models import TerminalHistory, TerminalTranscript
 from apps.terminal.services import transcript_capture
-from apps.terminal.transcripts import tmux_command
 from apps.workspaces.models import Session, SessionStatus
 from apps.workspaces.sandboxes import session_sandbox_spec
 from apps.workspaces.signals import sandbox_stopping
@@ -62,7 +61,7 @@ class Terminal:
         wait_for(lambda: "$" in self.screen(), timeout=30)  # keys typed before it would show first
 
     def tmux(self, *arguments: str) -> str:
-        command = [*tmux_command(self.provider, self.sandbox, root=False), *arguments]
+        command = [*self.provider.tmux_command(self.sandbox, root=False), *arguments]
         result = self.provider.exec(self.sandbox, command)
         assert result.exit_code == 0, result.stderr
         return result.stdout.decode()

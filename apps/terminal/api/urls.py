@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.terminal.api import history_views
+from apps.terminal.api import history_views, status_views
 
 SESSION = "projects/<project_id:project_id>/sessions/<session_id:session_id>"
 
@@ -9,5 +9,11 @@ urlpatterns = [
         f"{SESSION}/terminal/history",
         history_views.TerminalHistoryView.as_view(),
         name="terminal-history",
+    ),
+    # The sandbox's state (contract §5).
+    path(
+        f"{SESSION}/terminal/status",
+        status_views.TerminalStatusView.as_view(),
+        name="terminal-status",
     ),
 ]

@@ -152,6 +152,11 @@ class Terminal:
                 self.changed.clear()
                 await self.changed.wait()
 
+    async def ready(self, deadline: float = ECHO_DEADLINE) -> None:
+        """The shell answers (whatever its prompt looks like)."""
+        await self.type("echo ready-$((20+22))\r")
+        await self.wait_for("ready-42", deadline)
+
     async def close(self) -> None:
         await self.connection.close()
         self.reader.cancel()
@@ -183,13 +188,27 @@ def raw_pty(provider_name: str, data_dir: Path, database_url: str, session_id: s
 
 
 async def raw_echo(pty: Any, marker: str) -> float:
+    """Waited on as the consumer waits on its PTY (the event loop's reader), for a fair
+    comparison."""
+    loop = asyncio.get_running_loop()
     started = time.perf_counter()
     pty.write(marker.encode())
     seen = b""
-    loop = asyncio.get_running_loop()
-    while marker.encode() not in seen:
-        seen += await loop.run_in_executor(None, pty.read, 65536, ECHO_DEADLINE)
+    async with asyncio.timeout(ECHO_DEADLINE):
+        while marker.encode() not in seen:
+            readable: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(pty.fileno(), future_set, readable)
+            try:
+                await readable
+            finally:
+                loop.remove_reader(pty.fileno())
+            seen += pty.read(65536, timeout=0)
     return (time.perf_counter() - started) * 1000
+
+
+def future_set(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def ws_echo(terminal: Terminal, marker: str) -> float:
@@ -204,8 +223,10 @@ async def echo_figures(
 ) -> tuple[float, float]:
     """p99 of the WebSocket's echo and of the raw PTY's, alternated keystroke by keystroke."""
     terminal = await Terminal.open(server, session_id)
-    await terminal.wait_for("$")
-    pty = raw_pty(provider, Path(server.env["DATA_DIR"]), server.env["DATABASE_URL"], session_id)
+    await terminal.ready()
+    pty = await asyncio.to_thread(
+        raw_pty, provider, Path(server.env["DATA_DIR"]), server.env["DATABASE_URL"], session_id
+    )
     try:
         ours, baseline = [], []
         letters = "abcdefghijklmnopqrstuvwxyz"
@@ -234,7 +255,7 @@ async def terminals_held(
             *(Terminal.open(server, session_id) for _ in range(per_session))
         )
         terminals.extend(opened)
-    await asyncio.gather(*(terminal.wait_for("$", deadline=60) for terminal in terminals))
+    await asyncio.gather(*(terminal.ready(deadline=120) for terminal in terminals))
     attached = resident_kib(server.pid)
     await asyncio.sleep(10)
     idle_after = resident_kib(server.pid)

@@ -124,6 +124,7 @@ class Terminal:
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
         self.seen = ""
+        self.errors: list[str] = []
         self.changed = asyncio.Event()
         self.reader = asyncio.create_task(self.read_forever())
 
@@ -137,6 +138,8 @@ class Terminal:
     async def read_forever(self) -> None:
         async for frame in self.connection:
             message = json.loads(frame)
+            if message["type"] == "error":
+                self.errors.append(message["data"])
             if message["type"] == "output":
                 self.seen += message["data"]
                 # Only the tail matters to the waits: keep memory flat over long outputs.
@@ -153,9 +156,16 @@ class Terminal:
                 await self.changed.wait()
 
     async def ready(self, deadline: float = ECHO_DEADLINE) -> None:
-        """The shell answers (whatever its prompt looks like)."""
-        await self.type("echo ready-$((20+22))\r")
-        await self.wait_for("ready-42", deadline)
+        """The shell answers (whatever its prompt looks like). Ten tabs of one session type into
+        one shell at once, and their keystrokes can interleave: asked again until answered."""
+        async with asyncio.timeout(deadline):
+            while True:
+                await self.type("\x15echo ready-$((20+22))\r")
+                try:
+                    await self.wait_for("ready-42", ECHO_DEADLINE)
+                    return
+                except TimeoutError:
+                    continue
 
     async def close(self) -> None:
         await self.connection.close()
@@ -255,7 +265,14 @@ async def terminals_held(
             *(Terminal.open(server, session_id) for _ in range(per_session))
         )
         terminals.extend(opened)
-    await asyncio.gather(*(terminal.ready(deadline=120) for terminal in terminals))
+    answered = await asyncio.gather(
+        *(terminal.ready(deadline=120) for terminal in terminals), return_exceptions=True
+    )
+    failed = [t for t, result in zip(terminals, answered, strict=True) if result is not None]
+    if failed:
+        errors = {error for terminal in failed for error in terminal.errors}
+        closes = {terminal.connection.close_code for terminal in failed}
+        raise RuntimeError(f"{len(failed)} terminals did not answer: {errors or closes}")
     attached = resident_kib(server.pid)
     await asyncio.sleep(10)
     idle_after = resident_kib(server.pid)

@@ -272,7 +272,12 @@ async def terminals_held(
     if failed:
         errors = {error for terminal in failed for error in terminal.errors}
         closes = {terminal.connection.close_code for terminal in failed}
-        raise RuntimeError(f"{len(failed)} terminals did not answer: {errors or closes}")
+        tails = [terminal.seen[-300:] for terminal in failed]
+        log = [line for line in server.log.read_text().splitlines() if "uvicorn.access" not in line]
+        print("\n".join(log[-60:]), file=sys.stderr)
+        raise RuntimeError(
+            f"{len(failed)} terminals did not answer: {errors or closes}; they show: {tails!r}"
+        )
     attached = resident_kib(server.pid)
     await asyncio.sleep(10)
     idle_after = resident_kib(server.pid)
@@ -415,6 +420,7 @@ def main() -> None:
         return
     # A short directory: tmux sockets live under DATA_DIR, and a socket path is short.
     with tempfile.TemporaryDirectory(prefix="tb", dir="/tmp") as directory:
+        print(f"working in {directory}", file=sys.stderr)
         rows = run_provider(
             arguments.provider,
             Path(directory),

@@ -490,8 +490,22 @@ CODEX_REDIRECT_URI = env.str("CODEX_REDIRECT_URI", default="http://localhost:145
 UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=15.0)
 # An OAuth access token this close to expiry is refreshed before use.
 CREDENTIAL_REFRESH_MARGIN_SECONDS = 300
-# litellm must not fetch its model price list from the internet when it is imported.
+# litellm must not fetch its model price list from the internet when it is imported, nor
+# (offline mode) the other catalogs it would fetch on first use, such as Anthropic's beta flags.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "True")
+# Codex: the ChatGPT account's Responses API; Copilot: GitHub's exchange of the user's token for
+# a Copilot API token, and the API it is spent on when the exchange names none.
+CODEX_BASE_URL = env.str("CODEX_BASE_URL", default="https://chatgpt.com/backend-api/codex")
+COPILOT_TOKEN_URL = env.str(
+    "COPILOT_TOKEN_URL", default="https://api.github.com/copilot_internal/v2/token"
+)
+COPILOT_API_URL = env.str("COPILOT_API_URL", default="https://api.githubcopilot.com")
+# The operator's own OpenAI-compatible endpoint for agent types that need no credential ("Free"):
+# off unless DEFAULT_LLM_BASE_URL is set; DEFAULT_LLM_MODEL replaces the agent's model there.
+DEFAULT_LLM_BASE_URL = env.str("DEFAULT_LLM_BASE_URL", default="")
+DEFAULT_LLM_API_KEY = env_secret("DEFAULT_LLM_API_KEY")
+DEFAULT_LLM_MODEL = env.str("DEFAULT_LLM_MODEL", default="")
 
 # --- Workspaces and sandboxes -----------------------------------------------------------------
 

@@ -552,6 +552,15 @@ SANDBOX_RECONCILE_SECONDS = env.float("SANDBOX_RECONCILE_SECONDS", default=60.0)
 SANDBOX_INSTANCE = env.str("SANDBOX_INSTANCE", default="")
 # Lines of scrollback tmux keeps for each terminal's shell (its history-limit).
 TERMINAL_SCROLLBACK_LINES = env.int("TERMINAL_SCROLLBACK_LINES", default=10000)
+# The agent's tools in a session's sandbox: Bash's timeout (120 s unless the agent asks for
+# another) is capped at AGENT_BASH_TIMEOUT_MAX_SECONDS; what a tool returns (Bash's stdout and
+# stderr each, Read, Grep) is cut past AGENT_TOOL_OUTPUT_MAX_BYTES.
+AGENT_BASH_TIMEOUT_MAX_SECONDS = env.float("AGENT_BASH_TIMEOUT_MAX_SECONDS", default=600.0)
+AGENT_TOOL_OUTPUT_MAX_BYTES = env.int("AGENT_TOOL_OUTPUT_MAX_BYTES", default=64 * 1024)
+# An agent's MCP server that has not answered its handshake and tool list in this long is left
+# out of the turn; a call to one of its tools fails after AGENT_MCP_CALL_SECONDS.
+AGENT_MCP_START_SECONDS = env.float("AGENT_MCP_START_SECONDS", default=30.0)
+AGENT_MCP_CALL_SECONDS = env.float("AGENT_MCP_CALL_SECONDS", default=300.0)
 SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions"))).expanduser()
 
 # --- Git ----------------------------------------------------------------------------------------

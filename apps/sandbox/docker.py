@@ -12,11 +12,14 @@ import logging
 import re
 import select
 import socket
+import struct
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import docker
 from django.conf import settings
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -76,6 +79,11 @@ PID_LINE_TIMEOUT = 30.0
 
 # `timeout` exits 124 when it stopped the command, 137 when it had to kill it.
 TIMEOUT_EXIT_CODES = (124, 137)
+
+# A spawned program's stderr kept while nobody reads it; older bytes give way.
+STDERR_KEPT = 64 * 1024
+# How long a spawned program has to end after SIGTERM before it is killed.
+SPAWN_TERM_SECONDS = 2.0
 
 _STATES = {
     "created": SandboxState.CREATED,
@@ -150,6 +158,124 @@ class DockerPty:
                 self._container_id, ["kill", "-HUP", self._pid], user=self._user
             )["Id"]
             self._api.exec_start(hang_up)
+
+
+class DockerProcess:
+    """A program started by an exec with stdin attached and no terminal.
+
+    Without a terminal the engine multiplexes stdout and stderr on one connection in frames
+    (an 8-byte header: stream, 3 zero bytes, big-endian length). One reader at a time takes a
+    frame and files it under its stream; stdin ends with a half-close of the connection."""
+
+    def __init__(
+        self, api: Any, container_id: str, exec_id: str, sock: socket.socket, *, pid: str
+    ) -> None:
+        self._api = api
+        self._container_id = container_id
+        self._exec_id = exec_id
+        self._sock = sock
+        self._pid = pid
+        self._buffers = {1: bytearray(), 2: bytearray()}
+        self._ended = False
+        self._closed = False
+        self._stdin_open = True
+        self._frame_lock = anyio.Lock()
+        sock.setblocking(False)
+
+    def stdout_prepend(self, data: bytes) -> None:
+        self._buffers[1][:0] = data
+
+    async def read(self, max_bytes: int = 65536) -> bytes:
+        return await self._read(1, max_bytes)
+
+    async def read_stderr(self, max_bytes: int = 65536) -> bytes:
+        return await self._read(2, max_bytes)
+
+    async def _read(self, stream: int, max_bytes: int) -> bytes:
+        buffer = self._buffers[stream]
+        while not buffer and not self._ended and not self._closed:
+            async with self._frame_lock:
+                if not buffer:
+                    await self._frame_take()
+        taken = bytes(buffer[:max_bytes])
+        del buffer[:max_bytes]
+        return taken
+
+    async def _frame_take(self) -> None:
+        header = await self._receive_exactly(8)
+        if len(header) < 8:
+            self._ended = True
+            return
+        stream, size = header[0], struct.unpack(">I", header[4:])[0]
+        payload = await self._receive_exactly(size)
+        buffer = self._buffers.get(stream)
+        if buffer is None:  # stdin (0) never comes back; nothing else is defined
+            return
+        buffer.extend(payload)
+        if stream == 2 and len(buffer) > STDERR_KEPT:
+            del buffer[: len(buffer) - STDERR_KEPT]
+        if len(payload) < size:
+            self._ended = True
+
+    async def _receive_exactly(self, size: int) -> bytes:
+        received = bytearray()
+        while len(received) < size and not self._closed:
+            try:
+                chunk = self._sock.recv(size - len(received))
+            except BlockingIOError:
+                await anyio.wait_readable(self._sock)
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            received.extend(chunk)
+        return bytes(received)
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if not self._stdin_open or self._closed:
+                raise BrokenPipeError("The program's input is closed")
+            try:
+                view = view[self._sock.send(view) :]
+            except BlockingIOError:
+                await anyio.wait_writable(self._sock)
+
+    async def close_stdin(self) -> None:
+        if self._stdin_open and not self._closed:
+            self._stdin_open = False
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_WR)
+
+    async def wait(self) -> int:
+        while True:
+            inspected = await anyio.to_thread.run_sync(self._api.exec_inspect, self._exec_id)
+            if not inspected["Running"] and inspected["ExitCode"] is not None:
+                return int(inspected["ExitCode"])
+            await anyio.sleep(0.05)
+
+    async def close(self) -> None:
+        """The engine does not end an exec whose connection closed: the program is signalled."""
+        if self._closed:
+            return
+        with anyio.CancelScope(shield=True):
+            await self.close_stdin()
+            await anyio.to_thread.run_sync(self._signal, "TERM")
+            with anyio.move_on_after(SPAWN_TERM_SECONDS):
+                await self.wait()
+            await anyio.to_thread.run_sync(self._signal, "KILL")
+            self._closed = True
+            anyio.notify_closing(self._sock)
+            self._sock.close()
+
+    def _signal(self, name: str) -> None:
+        with contextlib.suppress(DockerException):  # the container is gone, and the program
+            if self._api.exec_inspect(self._exec_id)["Running"]:
+                signal = self._api.exec_create(
+                    self._container_id, ["kill", f"-{name}", self._pid], user=SANDBOX_USER
+                )["Id"]
+                self._api.exec_start(signal)
 
 
 class DockerProvider:
@@ -355,6 +481,39 @@ class DockerProvider:
             raise
         return DockerPty(self._api, container.id, exec_id, sock, pid=pid, user=user)
 
+    def spawn(
+        self,
+        session_uuid: str,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str = WORKSPACE,
+    ) -> DockerProcess:
+        container = self._require_running(session_uuid)
+        # The wrapper says its pid (the program's, after `exec`) on stdout first, so that close
+        # can signal it.
+        wrapped = ["sh", "-c", 'echo "$$"; exec "$@"', "sh", *command]
+        exec_id = self._api.exec_create(
+            container.id,
+            wrapped,
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            workdir=cwd,
+            environment=dict(env or {}),
+            user=SANDBOX_USER,
+        )["Id"]
+        sock = self._api.exec_start(exec_id, socket=True)._sock
+        try:
+            pid, first_output = spawned_pid_read(sock)
+        except BaseException:
+            sock.close()
+            raise
+        process = DockerProcess(self._api, container.id, exec_id, sock, pid=pid)
+        process.stdout_prepend(first_output)
+        return process
+
     def attach_tmux(
         self, session_uuid: str, name: str, *, rows: int, cols: int, root: bool = False
     ) -> DockerPty:
@@ -456,6 +615,34 @@ def pid_line_read(sock: socket.socket) -> str:
     if not pid.isdigit():
         raise ConflictError(f"The terminal did not start in the sandbox: {pid[:200]}")
     return pid
+
+
+def spawned_pid_read(sock: socket.socket) -> tuple[str, bytes]:
+    """The wrapper's pid line, from its first stdout frame, and what followed it in that frame
+    (the program's first output, when the engine read both at once); stderr frames (the
+    shell's own complaints) are skipped."""
+    deadline = time.monotonic() + PID_LINE_TIMEOUT
+
+    def exactly(size: int) -> bytes:
+        received = b""
+        while len(received) < size:
+            ready, _, _ = select.select([sock], [], [], max(deadline - time.monotonic(), 0))
+            chunk = sock.recv(size - len(received)) if ready else b""
+            if not chunk:
+                raise ConflictError("The program did not start in the sandbox")
+            received += chunk
+        return received
+
+    while True:
+        header = exactly(8)
+        payload = exactly(struct.unpack(">I", header[4:])[0])
+        if header[0] == 1:
+            break
+    line, _, rest = payload.partition(b"\n")
+    pid = line.strip().decode("ascii", errors="replace")
+    if not pid.isdigit():
+        raise ConflictError(f"The program did not start in the sandbox: {pid[:200]}")
+    return pid, rest
 
 
 def engine_time(stamp: str | None) -> datetime | None:

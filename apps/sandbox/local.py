@@ -26,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
+import anyio.to_thread
 from django.conf import settings
 from django.utils import timezone
 
@@ -41,6 +43,7 @@ from apps.sandbox.provider import (
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 
 PROCESS_EXIT_WAIT_SECONDS = 2.0
+PIPE_CHUNK = 65536
 
 
 def registry_dir() -> Path:
@@ -104,6 +107,72 @@ class LocalPty:
             self.process.wait(timeout=PROCESS_EXIT_WAIT_SECONDS)
         except subprocess.TimeoutExpired:
             process_group_kill(self.process)
+
+
+class LocalProcess:
+    """A program of the sandbox on pipes of this server, in its own process group (which goes
+    with it on close). The pipes are non-blocking: the event loop waits on them."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdin and process.stdout and process.stderr  # noqa: S101 - made with PIPE
+        self.process = process
+        self._stdin: int | None = process.stdin.fileno()
+        self._stdout = process.stdout.fileno()
+        self._stderr = process.stderr.fileno()
+        for fd in (self._stdin, self._stdout, self._stderr):
+            os.set_blocking(fd, False)
+        self._closed = False
+
+    async def read(self, max_bytes: int = PIPE_CHUNK) -> bytes:
+        return await self._read(self._stdout, max_bytes)
+
+    async def read_stderr(self, max_bytes: int = PIPE_CHUNK) -> bytes:
+        return await self._read(self._stderr, max_bytes)
+
+    async def _read(self, fd: int, max_bytes: int) -> bytes:
+        while not self._closed:
+            try:
+                return os.read(fd, max_bytes)
+            except BlockingIOError:
+                await anyio.wait_readable(fd)
+        return b""
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._stdin is None or self._closed:
+                raise BrokenPipeError("The program's input is closed")
+            try:
+                view = view[os.write(self._stdin, view) :]
+            except BlockingIOError:
+                await anyio.wait_writable(self._stdin)
+
+    async def close_stdin(self) -> None:
+        if self._stdin is not None:
+            assert self.process.stdin  # noqa: S101 - made with PIPE
+            anyio.notify_closing(self._stdin)
+            self.process.stdin.close()
+            self._stdin = None
+
+    async def wait(self) -> int:
+        return await anyio.to_thread.run_sync(self.process.wait, abandon_on_cancel=True)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        with anyio.CancelScope(shield=True):
+            await self.close_stdin()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            with anyio.move_on_after(PROCESS_EXIT_WAIT_SECONDS):
+                await self.wait()
+            if self.process.poll() is None:
+                await anyio.to_thread.run_sync(process_group_kill, self.process)
+            self._closed = True
+            for stream in (self.process.stdout, self.process.stderr):
+                assert stream  # noqa: S101 - made with PIPE
+                anyio.notify_closing(stream.fileno())
+                stream.close()
 
 
 def terminal_size_set(fd: int, rows: int, cols: int) -> None:
@@ -258,6 +327,26 @@ class LocalProvider:
         finally:
             os.close(child_end)
         return LocalPty(process, master)
+
+    def spawn(
+        self,
+        session_uuid: str,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str = WORKSPACE,
+    ) -> LocalProcess:
+        record = self._running(session_uuid)
+        process = subprocess.Popen(  # noqa: S603 - the sandbox runs what its session asks
+            list(command),
+            cwd=self._host_path(record, cwd),
+            env=self._environment(record, env, term="dumb"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # one process group to end on close
+        )
+        return LocalProcess(process)
 
     def attach_tmux(
         self, session_uuid: str, name: str, *, rows: int, cols: int, root: bool = False

@@ -103,6 +103,29 @@ class PtyConnection(Protocol):
         """Detaches; what runs in the sandbox (a tmux session) keeps running."""
 
 
+class SandboxProcess(Protocol):
+    """A long-running program in the sandbox with piped stdin, stdout and stderr (no terminal),
+    such as an MCP stdio server. Its methods wait without blocking the event loop."""
+
+    async def read(self, max_bytes: int = 65536) -> bytes:
+        """Some stdout; b"" once the program closed it (or ended)."""
+
+    async def read_stderr(self, max_bytes: int = 65536) -> bytes:
+        """Some stderr; b"" once the program closed it (or ended)."""
+
+    async def write(self, data: bytes) -> None:
+        """Writes all of `data` to the program's stdin; BrokenPipeError once it is gone."""
+
+    async def close_stdin(self) -> None:
+        """Ends the program's input: it reads end-of-file."""
+
+    async def wait(self) -> int:
+        """Its exit code, once it has ended."""
+
+    async def close(self) -> None:
+        """Ends the program (terminated, then killed) and releases its pipes; idempotent."""
+
+
 class SandboxProvider(Protocol):
     name: str
 
@@ -155,6 +178,17 @@ class SandboxProvider(Protocol):
         env: Mapping[str, str] | None = None,
     ) -> PtyConnection:
         """Starts `command` on a new terminal of the given size, in `/workspace`."""
+
+    def spawn(
+        self,
+        session_uuid: str,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str = WORKSPACE,
+    ) -> SandboxProcess:
+        """Starts `command` as the sandbox's user with pipes for stdin, stdout and stderr, and
+        returns at once; the caller talks to it and closes it."""
 
     def attach_tmux(
         self, session_uuid: str, name: str, *, rows: int, cols: int, root: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 
+import anyio
 import pytest
 
 from apps.sandbox.local import LocalProvider, tmux_socket
@@ -136,6 +137,84 @@ class TestAttachPty:
             assert "the working copy" in read_until(terminal, "the working copy")
         finally:
             terminal.close()
+
+
+class TestSpawn:
+    """A long-running program on pipes (an MCP stdio server), spoken to without blocking."""
+
+    def test_input_reaches_the_program_and_its_output_comes_back(self, provider, running):
+        async def converse() -> tuple[bytes, bytes, int]:
+            process = provider.spawn(running, ["sh", "-c", "cat; echo done >&2; exit 5"])
+            try:
+                await process.write(b"first line\n")
+                echoed = await read_all_of(process.read, b"first line\n")
+                await process.close_stdin()
+                stderr = await read_all_of(process.read_stderr, b"done\n")
+                return echoed, stderr, await process.wait()
+            finally:
+                await process.close()
+
+        assert anyio.run(converse) == (b"first line\n", b"done\n", 5)
+
+    def test_output_ends_when_the_program_ends(self, provider, running):
+        async def everything() -> bytes:
+            process = provider.spawn(running, ["sh", "-c", "printf 'a\\nb\\n'"])
+            try:
+                seen = b""
+                while chunk := await process.read():
+                    seen += chunk
+                return seen
+            finally:
+                await process.close()
+
+        assert anyio.run(everything) == b"a\nb\n"
+
+    def test_it_runs_in_the_working_copy_with_the_given_env(self, provider, running):
+        async def output() -> bytes:
+            command = ["sh", "-c", 'cat inner.txt; echo "$OWN/$SANDBOX_GREETING"']
+            process = provider.spawn(running, command, env={"OWN": "given"}, cwd="/workspace/sub")
+            try:
+                return await read_all_of(process.read, b"from the spec\n")
+            finally:
+                await process.close()
+
+        assert anyio.run(output) == b"inside sub\ngiven/from the spec\n"
+
+    def test_close_ends_a_program_that_would_run_on(self, provider, running):
+        # A duration of its own: other tests' sandboxes may be seen by ps on this machine.
+        sleep = f"sleep 300.{int(running[:6], 16)}"
+
+        async def started_then_closed() -> None:
+            process = provider.spawn(running, ["sh", "-c", f"echo started; exec {sleep}"])
+            await read_all_of(process.read, b"started\n")
+            await process.close()
+            with anyio.fail_after(30):
+                await process.wait()
+
+        anyio.run(started_then_closed)
+
+        sleeping = sh(provider, running, "ps -eo args 2>/dev/null || true").stdout
+        assert sleep.encode() not in sleeping
+
+    def test_a_stopped_sandbox_refuses(self, provider, spec):
+        provider.create(spec)
+        try:
+            with pytest.raises(ConflictError):
+                provider.spawn(spec.session_uuid, ["cat"])
+        finally:
+            provider.remove(spec.session_uuid)
+
+
+async def read_all_of(read, expected: bytes) -> bytes:
+    """Reads until `expected` ends what came (or the stream ends), within a generous deadline."""
+    seen = b""
+    with anyio.fail_after(30):
+        while not seen.endswith(expected):
+            chunk = await read()
+            if not chunk:
+                break
+            seen += chunk
+    return seen
 
 
 class TestLocalProvider:

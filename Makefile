@@ -15,6 +15,12 @@ $(VENV)/.installed: requirements-dev.lock | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# The AI SDK the web app runs, for the chat stream's conformance tests.
+AI_SDK := tests/ai_sdk
+$(AI_SDK)/node_modules/.installed: $(AI_SDK)/package-lock.json
+	npm ci --prefix $(AI_SDK) --silent --no-audit --no-fund
+	touch $@
+
 # The server and one job worker, restarted whenever it exits; stopping the server (Ctrl-C)
 # stops the worker too.
 run: install
@@ -29,7 +35,7 @@ lint: install
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 
-test: lint
+test: lint $(AI_SDK)/node_modules/.installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest -n 2
 

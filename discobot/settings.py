@@ -488,6 +488,9 @@ CODEX_AUTHORIZE_URL = env.str(
 CODEX_TOKEN_URL = env.str("CODEX_TOKEN_URL", default="https://auth.openai.com/oauth/token")
 CODEX_REDIRECT_URI = env.str("CODEX_REDIRECT_URI", default="http://localhost:1455/auth/callback")
 UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=15.0)
+# Listing the models of a credential's base URL: how long to wait, how long to keep the answer.
+MODEL_LIST_TIMEOUT_SECONDS = env.float("MODEL_LIST_TIMEOUT_SECONDS", default=5.0)
+MODEL_LIST_CACHE_SECONDS = env.int("MODEL_LIST_CACHE_SECONDS", default=60)
 # An OAuth access token this close to expiry is refreshed before use.
 CREDENTIAL_REFRESH_MARGIN_SECONDS = 300
 # litellm must not fetch its model price list from the internet when it is imported, nor

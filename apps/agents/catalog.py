@@ -84,3 +84,12 @@ AGENT_TYPES: list[AgentTypeInfo] = [
         "github_copilot/gpt-4.1",
     ),
 ]
+
+
+def agent_type_providers(agent_type: str) -> list[str] | None:
+    """The credential providers an agent of this type may use; None: any of them."""
+    for info in AGENT_TYPES:
+        if info["id"] == agent_type:
+            providers = info["supportedAuthProviders"]
+            return None if "*" in providers else providers
+    return None

@@ -23,13 +23,15 @@ class AgentType(models.TextChoices):
 
 
 class Agent(UUIDModel, TimestampedModel):
-    """A named agent configuration of a project: type, system prompt and MCP servers."""
+    """A named agent configuration of a project: type, model, system prompt and MCP servers."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     agent_type = models.CharField(max_length=30, choices=AgentType.choices)
     system_prompt = models.TextField(blank=True)
+    # A litellm model id (`openai/gpt-4.1`); blank: the agent type's default model.
+    model = models.CharField(max_length=200, blank=True)
     is_default = models.BooleanField(default=False)
 
     class Meta:

@@ -53,6 +53,7 @@ def agent_create(
     agent_type: str,
     description: str = "",
     system_prompt: str = "",
+    model: str = "",
     mcp_servers: list[dict[str, Any]] | None = None,
 ) -> Agent:
     """Creates an agent; a project's first agent becomes its default."""
@@ -62,6 +63,7 @@ def agent_create(
         agent_type=agent_type,
         description=description,
         system_prompt=system_prompt,
+        model=model,
         is_default=not project.agents.filter(is_default=True).exists(),
     )
     mcp_servers_replace(agent=agent, servers=mcp_servers or [])
@@ -71,10 +73,12 @@ def agent_create(
 @transaction.atomic
 def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
     """Fields present change; an empty description or prompt keeps the old one (contract §2),
-    null clears it."""
+    null clears it. An empty or null model means the agent type's default."""
     for field in ("name", "agent_type"):
         if field in changes:
             setattr(agent, field, changes[field])
+    if "model" in changes:
+        agent.model = changes["model"] or ""
     for field in ("description", "system_prompt"):
         if field in changes:
             value = changes[field]

@@ -30,6 +30,9 @@ class Credential(UUIDModel, TimestampedModel):
     # to authorize again; the credential is kept so they can see what broke).
     expires_at = models.DateTimeField(null=True, blank=True)
     needs_reauth = models.BooleanField(default=False)
+    # An OpenAI- or Anthropic-compatible endpoint (Ollama, vLLM, a gateway) to call instead of
+    # the provider's own; blank: the provider's. Not secret: keys travel in headers only.
+    base_url = models.CharField(max_length=2000, blank=True)
 
     class Meta:
         ordering = ("provider",)

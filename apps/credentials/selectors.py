@@ -47,7 +47,8 @@ def credential_auth_headers(*, credential: Credential, token: str) -> dict[str, 
                 "anthropic-beta": ANTHROPIC_OAUTH_BETA,
             }
         return {"x-api-key": token, "anthropic-version": ANTHROPIC_VERSION}
-    if credential.provider in BEARER_PROVIDERS:
+    if credential.provider in BEARER_PROVIDERS or credential.base_url:
+        # An endpoint at a base URL speaks OpenAI's API, which takes a bearer.
         return {"Authorization": f"Bearer {token}"}
     # Other providers are litellm's: it is given the token and knows their headers.
     raise ApplicationError(f"The server does not know how {credential.provider} takes a token")

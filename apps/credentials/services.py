@@ -16,7 +16,12 @@ from django.utils import timezone
 
 from apps.credentials import oauth
 from apps.credentials.models import CREDENTIAL_SECRET, AuthType, Credential
-from apps.credentials.providers import OAUTH_NAMES, PROVIDER_NAMES, provider_known
+from apps.credentials.providers import (
+    OAUTH_NAMES,
+    PROVIDER_NAMES,
+    base_url_problem,
+    provider_known,
+)
 from apps.credentials.selectors import credential_auth_headers, credential_secret, project_secrets
 from apps.projects.models import Project
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
@@ -34,6 +39,7 @@ def credential_store(
     auth_type: str = AuthType.API_KEY,
     name: str = "",
     expires_at: datetime | None = None,
+    base_url: str = "",
 ) -> Credential:
     """Creates or replaces the project's credential for `provider` (one per provider)."""
     credential, _ = Credential.objects.select_for_update().get_or_create(
@@ -44,20 +50,28 @@ def credential_store(
     credential.expires_at = expires_at
     credential.needs_reauth = False
     credential.is_configured = True
+    credential.base_url = base_url
     CREDENTIAL_SECRET.seal(credential, secret)
     credential.save()
     return credential
 
 
 def credential_api_key_store(
-    *, project: Project, provider: str, api_key: str, name: str = ""
+    *, project: Project, provider: str, api_key: str, name: str = "", base_url: str = ""
 ) -> Credential:
+    """`base_url`, when given, is where the key is used instead of the provider's endpoint."""
     if not provider_known(provider):
         raise ApplicationError(f"Unknown provider: {provider}")
     if not api_key.strip():
         raise ApplicationError("Api key is required")
+    if base_url and (problem := base_url_problem(base_url)):
+        raise ApplicationError(problem)
     return credential_store(
-        project=project, provider=provider, secret={"api_key": api_key.strip()}, name=name
+        project=project,
+        provider=provider,
+        secret={"api_key": api_key.strip()},
+        name=name,
+        base_url=base_url,
     )
 
 

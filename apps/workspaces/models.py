@@ -105,6 +105,8 @@ class Session(TimestampedModel):
     name = models.CharField(max_length=100, default="New Session")
     display_name = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
+    # The litellm model id the session was started with; blank: its agent's model.
+    model = models.CharField(max_length=200, blank=True)
     status = models.CharField(
         max_length=20, choices=SessionStatus.choices, default=SessionStatus.INITIALIZING
     )

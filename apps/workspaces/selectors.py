@@ -5,7 +5,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
+from apps.agents.catalog import agent_type_providers
+from apps.agents.models import Agent
 from apps.core.models import Job
+from apps.credentials.catalog import ModelInfo, project_models
 from apps.credentials.models import Credential
 from apps.credentials.services import credential_access_token
 from apps.projects.models import Project
@@ -40,6 +43,19 @@ def session_get(*, project: Project, session_id: str) -> Session:
         return project.sessions.select_related("workspace").get(id=session_id)
     except Session.DoesNotExist:
         raise NotFoundError("Session not found") from None
+
+
+def agent_models(*, project: Project, agent: Agent | None) -> list[ModelInfo]:
+    """The models the project's credentials drive for the agent's type (every credential's
+    when there is no agent)."""
+    providers = agent_type_providers(agent.agent_type) if agent is not None else None
+    return project_models(project=project, providers=providers)
+
+
+def session_models(*, session: Session) -> list[ModelInfo]:
+    """Those of the session's agent, or of the project's default agent when it has none."""
+    agent = session.agent or session.project.agents.filter(is_default=True).first()
+    return agent_models(project=session.project, agent=agent)
 
 
 def job_workspace(job: Job) -> Workspace | None:

@@ -373,6 +373,7 @@ def session_create(
     workspace_id: str,
     agent_id: str | None = None,
     name: str = "",
+    model: str = "",
 ) -> Session:
     workspace = project.workspaces.filter(id=workspace_id).first()
     if workspace is None:
@@ -393,6 +394,7 @@ def session_create(
                 workspace=workspace,
                 agent=agent,
                 name=session_name_from(name),
+                model=model,
             )
     except IntegrityError:
         raise ConflictError("A session with this id already exists") from None

@@ -12,7 +12,16 @@ from tests.workspaces.factories import SessionFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
 
-AGENT_KEYS = {"id", "name", "description", "agentType", "systemPrompt", "mcpServers", "isDefault"}
+AGENT_KEYS = {
+    "id",
+    "name",
+    "description",
+    "agentType",
+    "systemPrompt",
+    "model",
+    "mcpServers",
+    "isDefault",
+}
 STDIO = {
     "name": "files",
     "config": {
@@ -253,6 +262,39 @@ class TestUpdate:
         assert (kept.json()["description"], kept.json()["name"]) == ("Old", "New")
         assert cleared.json()["systemPrompt"] == ""
         assert cleared.json()["mcpServers"] == []
+
+    def test_the_model_changes_and_empty_or_null_goes_back_to_the_types_default(self, client, base):
+        agent = create(client, base, model="anthropic/claude-opus-4-1")
+        assert agent["model"] == "anthropic/claude-opus-4-1"
+
+        changed = client.put(f"{base}/{agent['id']}", {"model": "openai/gpt-4.1"}, format="json")
+        untouched = client.put(f"{base}/{agent['id']}", {"name": "Renamed"}, format="json")
+        emptied = client.put(f"{base}/{agent['id']}", {"model": ""}, format="json")
+        client.put(f"{base}/{agent['id']}", {"model": "openai/o3"}, format="json")
+        nulled = client.put(f"{base}/{agent['id']}", {"model": None}, format="json")
+
+        assert changed.json()["model"] == "openai/gpt-4.1"
+        assert untouched.json()["model"] == "openai/gpt-4.1"
+        assert (emptied.json()["model"], nulled.json()["model"]) == ("", "")
+
+    def test_an_agent_without_a_model_uses_its_types_default(self, client, base):
+        agent = create(client, base)
+        types = client.get(f"{base}/types").json()["agentTypes"]
+
+        assert agent["model"] == ""
+        assert {t["id"]: t["defaultModel"] for t in types}["claude-code"] == (
+            "anthropic/claude-sonnet-4-5"
+        )
+
+    @pytest.mark.parametrize("model", ["gpt 4.1", "x" * 201, "gpt\n4", 41])
+    def test_a_model_that_cannot_be_a_model_id_is_400(self, client, base, model):
+        response = client.post(
+            base, {"name": "A", "agentType": "codex", "model": model}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"].startswith("model: ")
+        assert not Agent.objects.exists()
 
     def test_unknown_agent_is_404(self, client, base):
         response = client.put(f"{base}/6f1c7a52-0000-4000-8000-000000000000", {}, format="json")

@@ -18,6 +18,7 @@ INFO_KEYS = {
     "isConfigured",
     "needsReauth",
     "expiresAt",
+    "baseUrl",
     "createdAt",
     "updatedAt",
 }

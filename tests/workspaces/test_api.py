@@ -48,6 +48,7 @@ SESSION_KEYS = {
     "files",
     "workspaceId",
     "agentId",
+    "model",
     "workspacePath",
     "workspaceCommit",
 }
@@ -322,6 +323,21 @@ class TestSessions:
             "creating_sandbox",
             "ready",
         ]
+
+    def test_a_session_keeps_the_model_it_was_started_with(self, client, base, workspace):
+        chosen = self.create(client, base, workspace, model="openai/gpt-4.1").json()
+        unchosen = self.create(client, base, workspace, id="sess-2").json()
+
+        assert chosen["model"] == "openai/gpt-4.1"
+        assert client.get(f"{base}/sessions/sess-1").json()["model"] == "openai/gpt-4.1"
+        assert unchosen["model"] == ""
+
+    def test_a_model_id_with_spaces_is_400(self, client, base, workspace):
+        response = self.create(client, base, workspace, model="gpt 4")
+
+        assert response.status_code == 400
+        assert response.json()["error"].startswith("model: A model id is")
+        assert not Session.objects.exists()
 
     def test_long_names_are_cut_to_fifty_characters(self, client, base, workspace):
         body = self.create(client, base, workspace, name="x" * 80).json()

@@ -28,6 +28,21 @@ ENV_VALUE = NO_NUL
 # a value cannot end the header and start another.
 HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 HEADER_VALUE = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"
+# A litellm model id, `provider/model`: visible ASCII without spaces; empty: the type's default.
+MODEL_ID = "^[!-~]*$"
+
+
+def model_field(**kwargs: Any) -> TextField:
+    return TextField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        pattern=MODEL_ID,
+        message="A model id is letters, digits and punctuation, e.g. openai/gpt-4.1.",
+        help_text="A litellm model id such as `openai/gpt-4.1`; empty: the agent type's "
+        "`defaultModel`",
+        **kwargs,
+    )
 
 
 @extend_schema_serializer(component_name="StdioConfig")
@@ -98,6 +113,7 @@ class AgentCreateSerializer(StrictSerializer):
     systemPrompt = TextField(
         source="system_prompt", max_length=100_000, required=False, allow_blank=True
     )
+    model = model_field()
     mcpServers = mcp_servers_field(required=False)
 
 
@@ -115,6 +131,7 @@ class AgentUpdateSerializer(StrictSerializer):
         allow_blank=True,
         allow_null=True,
     )
+    model = model_field(allow_null=True)
     mcpServers = mcp_servers_field(required=False, allow_null=True)
 
 
@@ -146,6 +163,7 @@ class AgentOutputSerializer(serializers.ModelSerializer[Agent]):
             "description",
             "agentType",
             "systemPrompt",
+            "model",
             "mcpServers",
             "isDefault",
         )

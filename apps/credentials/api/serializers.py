@@ -7,8 +7,9 @@ from rest_framework import serializers
 
 from apps.credentials.models import AuthType, Credential
 from apps.credentials.oauth import DOMAIN_PATTERN
+from apps.credentials.providers import BASE_URL, BASE_URL_MAX_LENGTH
 from discobot.api.fields import HTTP_URL, NOT_BLANK, TextField
-from discobot.api.serializers import DisplayNameField, StrictSerializer
+from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
 
 
 @extend_schema_serializer(component_name="CredentialInfo")
@@ -19,6 +20,7 @@ class CredentialInfoSerializer(serializers.ModelSerializer[Credential]):
     isConfigured = serializers.BooleanField(source="is_configured")
     needsReauth = serializers.BooleanField(source="needs_reauth")
     expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
+    baseUrl = BlankAsNullField(source="base_url")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -32,6 +34,7 @@ class CredentialInfoSerializer(serializers.ModelSerializer[Credential]):
             "isConfigured",
             "needsReauth",
             "expiresAt",
+            "baseUrl",
             "createdAt",
             "updatedAt",
         )
@@ -63,6 +66,16 @@ class CredentialCreateSerializer(StrictSerializer):
     # Stored without its surrounding whitespace; a blank key is the service's "Api key is
     # required".
     apiKey = TextField(source="api_key", max_length=10_000, stated_pattern=NOT_BLANK)
+    # Checked by `providers.base_url_problem`, with words for each mistake; blank: none.
+    baseUrl = TextField(
+        source="base_url",
+        max_length=BASE_URL_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        stated_pattern=f"^(?:{BASE_URL[1:-1]})?$",
+        help_text="An OpenAI-compatible endpoint (Anthropic Messages when the provider is "
+        "`anthropic`) to call instead of the provider's own, e.g. `http://localhost:11434/v1`",
+    )
 
 
 def redirect_uri_field() -> TextField:

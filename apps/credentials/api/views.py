@@ -113,6 +113,7 @@ class CredentialListView(ProjectScopedView):
             provider=data["provider"],
             api_key=data["api_key"],
             name=data.get("name", ""),
+            base_url=data.get("base_url", ""),
         )
         return Response(CredentialInfoSerializer(credential).data)
 

@@ -6,6 +6,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from apps.agents.api.serializers import model_field
 from apps.sandbox.selectors import PROVIDER_NAMES
 from apps.workspaces.models import SESSION_ID_PATTERN, Session, SessionStatus, SourceType, Workspace
 from discobot.api.fields import WHITESPACE, JsonBooleanField, QueryBooleanField, TextField
@@ -46,6 +47,7 @@ class SessionOutputSerializer(serializers.ModelSerializer[Session]):
             "files",
             "workspaceId",
             "agentId",
+            "model",
             "workspacePath",
             "workspaceCommit",
         )
@@ -161,6 +163,7 @@ class SessionCreateSerializer(StrictSerializer):
     agentId = serializers.UUIDField(source="agent_id", required=False, allow_null=True)
     # The first message: the service keeps its first 50 characters as the name.
     name = DisplayNameField(max_length=None, required=False, allow_blank=True)
+    model = model_field()
 
 
 @extend_schema_serializer(component_name="SessionUpdate")

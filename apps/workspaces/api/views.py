@@ -144,6 +144,7 @@ class SessionCreateView(ProjectScopedView):
             workspace_id=str(data["workspace_id"]),
             agent_id=str(data["agent_id"]) if data.get("agent_id") else None,
             name=data.get("name", ""),
+            model=data.get("model", ""),
         )
         return Response(SessionOutputSerializer(session).data, status=status.HTTP_201_CREATED)
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -43,6 +44,7 @@ from apps.sandbox.provider import (
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 
 PROCESS_EXIT_WAIT_SECONDS = 2.0
+SETSID = shutil.which("setsid") or "/usr/bin/setsid"
 PIPE_CHUNK = 65536
 
 
@@ -186,12 +188,6 @@ def process_group_kill(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def controlling_terminal_take() -> None:
-    """Run in the child after setsid: stdin (the PTY) becomes its controlling terminal, so
-    resizes and ^C reach the program."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 class LocalProvider:
     name = "local"
 
@@ -311,15 +307,17 @@ class LocalProvider:
         master, child_end = os.openpty()
         try:
             terminal_size_set(child_end, rows, cols)
+            # util-linux's `setsid --ctty` makes the program a session leader whose controlling
+            # terminal is the PTY, so resizes and ^C reach it. Not a `preexec_fn`: Python code
+            # run between fork and exec can deadlock in a threaded server (seen here: one
+            # terminal in a few hundred never started).
             process = subprocess.Popen(  # noqa: S603 - the sandbox runs what its session asks
-                list(command),
+                [SETSID, "--ctty", *command],
                 cwd=self._host_path(record, WORKSPACE),
                 env=self._environment(record, env, term="xterm-256color"),
                 stdin=child_end,
                 stdout=child_end,
                 stderr=child_end,
-                start_new_session=True,
-                preexec_fn=controlling_terminal_take,
             )
         except BaseException:
             os.close(master)

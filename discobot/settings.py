@@ -460,6 +460,8 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "propagate": False},
         # The pool warns at every failed reconnect; discobot.outages logs an outage once.
         "psycopg.pool": {"level": "ERROR"},
+        # litellm announces every completion at INFO.
+        "LiteLLM": {"level": "WARNING"},
     },
 }
 

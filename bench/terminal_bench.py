@@ -11,7 +11,7 @@ worker, makes a small repository its workspace, and measures:
   the same keystroke typed straight into the sandbox's terminal (the provider's own PTY attached
   to the same tmux session, from this process), alternated in one run. Goal: p99 at most 1 ms
   (local) or 5 ms (docker) above the raw PTY's.
-- **terminals held**: `--idle` WebSockets attached to `--idle / 10` sessions (ten tabs each),
+- **terminals held**: `--idle` WebSockets attached to max(`--active`, `--idle / 10`) sessions,
   all idle; then `--active` of them each print 20,000 lines and a marker, which must reach every
   one of them (tmux may redraw a fast screen instead of sending every byte, but the end of the
   output always arrives). The server's resident memory is sampled before, while and after.
@@ -156,7 +156,7 @@ class Terminal:
                 await self.changed.wait()
 
     async def ready(self, deadline: float = ECHO_DEADLINE) -> None:
-        """The shell answers (whatever its prompt looks like). Ten tabs of one session type into
+        """The shell answers (whatever its prompt looks like). Several tabs of one session type into
         one shell at once, and their keystrokes can interleave: asked again until answered."""
         async with asyncio.timeout(deadline):
             while True:
@@ -367,7 +367,8 @@ def run_provider(
                     ours_p99 - raw_p99 <= goal,
                 )
             )
-            sessions = max(1, idle // 10)
+            # One active terminal per session (its own shell); the idle ones spread over them.
+            sessions = max(active, idle // 10, 1)
             session_ids = [f"{provider}-{n}" for n in range(5)]
             for n in range(5, sessions):
                 session_create(server, workspace_id, f"{provider}-{n}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import select
 import socket
 import struct
 import time
@@ -33,6 +32,7 @@ from apps.sandbox.provider import (
     SandboxSpec,
     SandboxState,
     SandboxUnavailable,
+    fd_ready,
     sandbox_instance,
     tmux_session_command,
 )
@@ -123,8 +123,7 @@ class DockerPty:
     def read(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
         """Output so far; b"" once the program has ended; TimeoutError when nothing came in
         `timeout` seconds."""
-        ready, _, _ = select.select([self._sock], [], [], timeout)
-        if not ready:
+        if not fd_ready(self._sock.fileno(), timeout=timeout):
             raise TimeoutError("no terminal output in time")
         try:
             return self._sock.recv(max_bytes)
@@ -135,8 +134,7 @@ class DockerPty:
         self._sock.sendall(data)
 
     def write_some(self, data: bytes) -> int:
-        _, writable, _ = select.select([], [self._sock], [], 0)
-        if not writable:
+        if not fd_ready(self._sock.fileno(), writable=True, timeout=0):
             return 0
         try:
             return self._sock.send(data)
@@ -605,7 +603,7 @@ def pid_line_read(sock: socket.socket) -> str:
     line = b""
     deadline = time.monotonic() + PID_LINE_TIMEOUT
     while not line.endswith(b"\n"):
-        ready, _, _ = select.select([sock], [], [], max(deadline - time.monotonic(), 0))
+        ready = fd_ready(sock.fileno(), timeout=deadline - time.monotonic())
         # One byte at a time: nothing past the line may be taken from the program's output.
         byte = sock.recv(1) if ready else b""
         if not byte:
@@ -626,7 +624,7 @@ def spawned_pid_read(sock: socket.socket) -> tuple[str, bytes]:
     def exactly(size: int) -> bytes:
         received = b""
         while len(received) < size:
-            ready, _, _ = select.select([sock], [], [], max(deadline - time.monotonic(), 0))
+            ready = fd_ready(sock.fileno(), timeout=deadline - time.monotonic())
             chunk = sock.recv(size - len(received)) if ready else b""
             if not chunk:
                 raise ConflictError("The program did not start in the sandbox")

@@ -15,7 +15,6 @@ import fcntl
 import hashlib
 import json
 import os
-import select
 import shutil
 import signal
 import struct
@@ -39,6 +38,7 @@ from apps.sandbox.provider import (
     SandboxInfo,
     SandboxSpec,
     SandboxState,
+    fd_ready,
     tmux_session_command,
 )
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
@@ -71,8 +71,7 @@ class LocalPty:
         os.set_blocking(master, False)
 
     def read(self, max_bytes: int = 65536, timeout: float | None = None) -> bytes:
-        readable, _, _ = select.select([self.master], [], [], timeout)
-        if not readable:
+        if not fd_ready(self.master, timeout=timeout):
             raise TimeoutError("No output from the terminal in time")
         try:
             return os.read(self.master, max_bytes)
@@ -87,7 +86,7 @@ class LocalPty:
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            select.select([], [self.master], [])
+            fd_ready(self.master, writable=True)
             view = view[self.write_some(view) :]
 
     def write_some(self, data: bytes | memoryview) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
+import select
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -220,3 +221,12 @@ def tmux_session_command(tmux: Sequence[str], name: str, *, history_lines: int) 
         *("set-option", "-g", "status", "off", ";"),
         *("new-session", "-A", "-s", name, SHELL_COMMAND),
     ]
+
+
+def fd_ready(fd: int, *, writable: bool = False, timeout: float | None = None) -> bool:
+    """Whether `fd` can be read (or written) within `timeout` seconds (None: waits). poll, not
+    select: select refuses descriptors past 1023, and a server holding hundreds of terminals
+    has those."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if writable else select.POLLIN)
+    return bool(poller.poll(None if timeout is None else max(timeout, 0) * 1000))

@@ -9,6 +9,7 @@ import pytest
 
 from apps.sandbox.provider import SandboxProvider, SandboxSpec
 from apps.sandbox.selectors import provider_get, providers_available
+from tests.terminal.conftest import provider_name, short_tmp  # noqa: F401 (shared fixtures)
 
 
 @pytest.fixture(params=["local", "docker"])

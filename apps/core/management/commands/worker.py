@@ -26,6 +26,7 @@ from apps.core.database import (
 )
 from apps.core.housekeeping import housekeeping_forever
 from apps.core.jobs import jobs_recover_stale, worker_name
+from apps.core.runners import runners_start
 
 logger = logging.getLogger("apps.core.jobs")
 
@@ -175,11 +176,15 @@ class Command(BaseCommand):
         )
         stop = threading.Event()
         threading.Thread(target=recover_forever, args=(stop,), daemon=True).start()
+        runners: list[threading.Thread] = []
         if not batch:
             threading.Thread(target=housekeeping_forever, args=(stop,), daemon=True).start()
+            runners = runners_start(stop)
         try:
             if not batch:
                 worker.configure_signals()
             worker.run()
         finally:
             stop.set()
+            for thread in runners:  # they save what they were doing
+                thread.join(STOP_GRACE_SECONDS)

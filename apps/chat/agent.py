@@ -1,0 +1,439 @@
+"""One turn of the agent: the session's history to the model, its answer streamed as UI message
+chunks, its tool calls run in the session's sandbox, until it answers without tools or runs
+out of steps.
+
+Everything here emits chunks through `emit`; what becomes of them (the turn's log, the stored
+message) is the runner's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_to_bytes
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from apps.agents.catalog import AGENT_TYPES
+from apps.chat import uistream
+from apps.chat.llm import (
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDone,
+    ToolCallStart,
+    Usage,
+    completion_events,
+    model_target,
+)
+from apps.chat.mcp import MCPServerConfig, agent_mcp_servers
+from apps.chat.models import ChatTurn, Message
+from apps.chat.tools import ToolBox
+from apps.core.streams import connection_released
+from apps.workspaces.models import SandboxUseKind, Session, SessionStatus
+from apps.workspaces.sandboxes import (
+    sandbox_use_begin,
+    sandbox_use_end,
+    sandbox_use_renew,
+    session_sandbox_provider,
+)
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You are a coding agent working in a git repository checked out at /workspace, inside a "
+    "sandbox. Use the tools to read, search, change and run the code; paths are relative to "
+    "/workspace. Keep the user's code working, and say briefly what you did."
+)
+# A new session's sandbox is made by its session_init job; the turn waits for it this long.
+SESSION_READY_SECONDS = 300.0
+SESSION_SETTLED = (SessionStatus.READY, SessionStatus.STOPPED)
+FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "content_filter": "content-filter",
+    "tool_calls": "tool-calls",
+}
+
+Emit = Callable[[uistream.Chunk], None]
+
+
+class TurnStopped(Exception):
+    """A turn that cannot go on, with the words its user reads."""
+
+
+@dataclass
+class TurnContext:
+    turn_id: UUID
+    message_id: str
+    session_pk: UUID
+    project_id: str
+    user_id: Any
+    model: str
+    allow_no_auth: bool
+    system_prompt: str
+    history: list[dict[str, Any]]
+    mcp_servers: list[MCPServerConfig] = field(default_factory=list)
+
+
+def turn_model(session: Session) -> tuple[str, bool]:
+    """The model the session names, else its agent's, else its agent type's default; and
+    whether the type may run without a credential."""
+    agent = session.agent
+    # A session without an agent is the open agent type's (any provider, or the default endpoint).
+    kind = next(
+        (info for info in AGENT_TYPES if agent is not None and info["id"] == agent.agent_type),
+        next(info for info in AGENT_TYPES if info["allowNoAuth"]),
+    )
+    model = getattr(session, "model", "") or getattr(agent, "model", "") or kind["defaultModel"]
+    return model, kind["allowNoAuth"]
+
+
+@connection_released
+def turn_context(turn_id: UUID) -> TurnContext:
+    turn = ChatTurn.objects.select_related("session__agent").get(pk=turn_id)
+    session = turn.session
+    model, allow_no_auth = turn_model(session)
+    messages = Message.objects.filter(session=session).exclude(message_id=turn.message_id)
+    agent = session.agent
+    return TurnContext(
+        turn_id=turn.pk,
+        message_id=turn.message_id,
+        session_pk=session.pk,
+        project_id=session.project_id,
+        user_id=turn.user_id,
+        model=turn.model or model,
+        allow_no_auth=allow_no_auth,
+        system_prompt=(agent.system_prompt if agent is not None else "") or SYSTEM_PROMPT,
+        history=[{"role": m.role, "parts": m.parts} for m in messages],
+        mcp_servers=agent_mcp_servers(agent=agent) if agent is not None else [],
+    )
+
+
+# --- The stored history, in the model's words (OpenAI chat format) -------------------------------
+
+
+def data_url_bytes(url: str) -> bytes | None:
+    head, _, data = url.partition(",")
+    if not head.startswith("data:"):
+        return None
+    try:
+        return base64.b64decode(data) if head.endswith(";base64") else unquote_to_bytes(data)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def user_content(parts: list[dict[str, Any]], *, images: bool) -> list[dict[str, Any]]:
+    content: list[dict[str, Any]] = []
+    for part in parts:
+        if part.get("type") == "text" and part.get("text"):
+            content.append({"type": "text", "text": part["text"]})
+        elif part.get("type") == "file":
+            content.append(file_content(part, images=images))
+    return content
+
+
+def file_content(part: dict[str, Any], *, images: bool) -> dict[str, Any]:
+    """An attachment as the model can take it: an image, a text file's text, else a note."""
+    media_type = str(part.get("mediaType", ""))
+    name = part.get("filename") or "a file"
+    url = str(part.get("url", ""))
+    if media_type.startswith("image/") and images:
+        return {"type": "image_url", "image_url": {"url": url}}
+    if media_type.startswith("text/") or media_type in ("application/json", "application/xml"):
+        data = data_url_bytes(url)
+        if data is not None:
+            text = data.decode(errors="replace")
+            return {"type": "text", "text": f"Attached file {name}:\n{text}"}
+    return {"type": "text", "text": f"[The user attached {name} ({media_type}); not readable here]"}
+
+
+def tool_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def assistant_messages(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stored assistant message as the model's steps: per step, its text and tool calls,
+    then one tool message per call (a call the turn never finished says so)."""
+    steps: list[list[dict[str, Any]]] = [[]]
+    for part in parts:
+        if part.get("type") == "step-start":
+            steps.append([])
+        else:
+            steps[-1].append(part)
+    messages: list[dict[str, Any]] = []
+    for step in steps:
+        text = "".join(p.get("text", "") for p in step if p.get("type") == "text")
+        tools = [p for p in step if p.get("type") == "dynamic-tool"]
+        if not text and not tools:
+            continue
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if tools:
+            message["tool_calls"] = [
+                {
+                    "id": p["toolCallId"],
+                    "type": "function",
+                    "function": {
+                        "name": p["toolName"],
+                        "arguments": json.dumps(p.get("input", {})),
+                    },
+                }
+                for p in tools
+            ]
+        messages.append(message)
+        for p in tools:
+            if p.get("state") == "output-available":
+                content = tool_text(p.get("output"))
+            else:
+                content = f"Error: {p.get('errorText') or 'the turn ended before this call ran'}"
+            messages.append({"role": "tool", "tool_call_id": p["toolCallId"], "content": content})
+    return messages
+
+
+def model_messages(context: TurnContext, *, images: bool) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": context.system_prompt}]
+    for stored in context.history:
+        if stored["role"] == "user":
+            content = user_content(stored["parts"], images=images)
+            if content:
+                messages.append({"role": "user", "content": content})
+        elif stored["role"] == "assistant":
+            messages.extend(assistant_messages(stored["parts"]))
+    return messages
+
+
+def accepts_images(model: str) -> bool:
+    import litellm
+
+    try:
+        return bool(litellm.supports_vision(model=model))
+    except Exception:  # a model litellm does not know: assume a modern one that does
+        return True
+
+
+# --- The turn ------------------------------------------------------------------------------------
+
+
+@dataclass
+class StepOutcome:
+    finish_reason: str = "stop"
+    calls: list[ToolCallDone] = field(default_factory=list)
+
+
+@dataclass
+class TurnTotals:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float | None = None
+    priced: bool = True
+
+    def add(self, usage: Usage) -> None:
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cached_tokens += usage.cached_tokens
+        self.reasoning_tokens += usage.reasoning_tokens
+        if usage.cost is None:
+            self.priced = False
+        else:
+            self.cost = (self.cost or 0.0) + usage.cost
+
+    def metadata(self, model: str) -> uistream.MessageMetadata:
+        usage: uistream.UsageMetadata = {
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+        }
+        if self.cached_tokens:
+            usage["cachedTokens"] = self.cached_tokens
+        if self.reasoning_tokens:
+            usage["reasoningTokens"] = self.reasoning_tokens
+        metadata: uistream.MessageMetadata = {"model": model, "usage": usage}
+        if self.priced and self.cost is not None:
+            metadata["cost"] = self.cost
+        return metadata
+
+
+class AgentTurn:
+    """Runs the turn, emitting its chunks; `run` raises TurnStopped or LLMError with the words
+    the user reads, or CancelledError when cancelled. `totals` and `finish_reason` stay
+    readable whatever ended it."""
+
+    def __init__(self, context: TurnContext, emit: Emit) -> None:
+        self.context = context
+        self.emit = emit
+        self.totals = TurnTotals()
+        self.finish_reason = "stop"
+        self._parts = 0
+
+    def _part_id(self, kind: str) -> str:
+        self._parts += 1
+        return f"{kind}-{self._parts}"
+
+    async def run(self) -> None:
+        session = await session_settled(self.context.session_pk)
+        try:
+            use = await sandbox_held(session, self.context)
+        except Exception as error:
+            raise TurnStopped(
+                f"The session's sandbox could not start: {error_words(error)}"
+            ) from None
+        renewing = asyncio.create_task(keep_sandbox(use))
+        try:
+            provider = await sync_to_async(connection_released(session_sandbox_provider))(session)
+            target = await sync_to_async(connection_released(model_target))(
+                project=session.project,
+                model=self.context.model,
+                allow_no_auth=self.context.allow_no_auth,
+            )
+            messages = model_messages(self.context, images=accepts_images(self.context.model))
+            async with ToolBox(provider, str(session.uuid), self.context.mcp_servers) as box:
+                tools = await box.specs()
+                for _ in range(settings.AGENT_MAX_STEPS):
+                    self.emit(uistream.start_step())
+                    outcome = await self._step(target, messages, tools)
+                    self.finish_reason = outcome.finish_reason
+                    if outcome.calls:
+                        await self._tools(box, outcome.calls, messages)
+                    self.emit(uistream.finish_step())
+                    if not outcome.calls:
+                        break
+        finally:
+            renewing.cancel()
+            await sync_to_async(connection_released(sandbox_use_end))(use)
+
+    async def _step(
+        self, target: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> StepOutcome:
+        outcome = StepOutcome()
+        text = reasoning = ""
+        text_id = reasoning_id = ""
+        try:
+            async for event in completion_events(target, messages=messages, tools=tools):
+                if isinstance(event, TextDelta):
+                    if reasoning_id:
+                        self.emit(uistream.reasoning_end(reasoning_id))
+                        reasoning_id = ""
+                    if not text_id:
+                        text_id = self._part_id("text")
+                        self.emit(uistream.text_start(text_id))
+                    text += event.text
+                    self.emit(uistream.text_delta(text_id, event.text))
+                elif isinstance(event, ReasoningDelta):
+                    if not reasoning_id:
+                        reasoning_id = self._part_id("reasoning")
+                        self.emit(uistream.reasoning_start(reasoning_id))
+                    reasoning += event.text
+                    self.emit(uistream.reasoning_delta(reasoning_id, event.text))
+                elif isinstance(event, ToolCallStart):
+                    self.emit(uistream.tool_input_start(event.call_id, event.name))
+                elif isinstance(event, ToolCallDelta):
+                    self.emit(uistream.tool_input_delta(event.call_id, event.arguments_delta))
+                elif isinstance(event, ToolCallDone):
+                    outcome.calls.append(event)
+                elif isinstance(event, Usage):
+                    self.totals.add(event)
+                elif isinstance(event, Finished):
+                    outcome.finish_reason = FINISH_REASONS.get(event.reason, "other")
+        finally:
+            if reasoning_id:
+                self.emit(uistream.reasoning_end(reasoning_id))
+            if text_id:
+                self.emit(uistream.text_end(text_id))
+        if outcome.calls:
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": text or None,
+                    "tool_calls": [
+                        {
+                            "id": call.call_id,
+                            "type": "function",
+                            "function": {
+                                "name": call.name,
+                                "arguments": json.dumps(call.arguments),
+                            },
+                        }
+                        for call in outcome.calls
+                    ],
+                }
+            )
+        return outcome
+
+    async def _tools(
+        self, box: ToolBox, calls: list[ToolCallDone], messages: list[dict[str, Any]]
+    ) -> None:
+        for call in calls:
+            if call.invalid:
+                words = f"The arguments are not valid: {call.invalid}"
+                self.emit(uistream.tool_input_error(call.call_id, call.name, {}, words))
+                content = f"Error: {words}"
+            else:
+                self.emit(uistream.tool_input_available(call.call_id, call.name, call.arguments))
+                result = await box.call(call.name, call.arguments)
+                if result.error is None:
+                    self.emit(uistream.tool_output_available(call.call_id, result.output))
+                    content = tool_text(result.output)
+                else:
+                    self.emit(uistream.tool_output_error(call.call_id, result.error))
+                    content = f"Error: {result.error}"
+            messages.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
+
+
+def error_words(error: BaseException) -> str:
+    return str(getattr(error, "message", "") or error) or type(error).__name__
+
+
+async def session_settled(session_pk: UUID) -> Session:
+    """The session once its sandbox is made (a new session's session_init job makes it)."""
+    read = sync_to_async(
+        connection_released(
+            lambda: Session.objects.select_related("project", "workspace", "agent").get(
+                pk=session_pk
+            )
+        ),
+        thread_sensitive=False,
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SESSION_READY_SECONDS
+    while True:
+        session = await read()
+        if session.status in SESSION_SETTLED:
+            return session
+        if session.status == SessionStatus.ERROR:
+            words = session.error_message or "its setup failed"
+            raise TurnStopped(f"The session's sandbox could not start: {words}")
+        if session.status == SessionStatus.REMOVING or loop.time() > deadline:
+            raise TurnStopped(
+                f"The session's sandbox could not start: the session is {session.status}"
+            )
+        await asyncio.sleep(0.5)
+
+
+async def sandbox_held(session: Session, context: TurnContext) -> Any:
+    def begin() -> Any:
+        from apps.accounts.models import User
+
+        user = User.objects.filter(pk=context.user_id).first() if context.user_id else None
+        return sandbox_use_begin(session=session, kind=SandboxUseKind.AGENT_TURN, user=user)
+
+    return await sync_to_async(connection_released(begin), thread_sensitive=False)()
+
+
+async def keep_sandbox(use: Any) -> None:
+    """Renews the turn's hold on the sandbox while it runs."""
+    while True:
+        await asyncio.sleep(settings.SANDBOX_USE_LEASE_SECONDS / 3)
+        try:
+            await sync_to_async(connection_released(sandbox_use_renew), thread_sensitive=False)(use)
+        except Exception:  # a missed renewal only lets the idle policy count; try again later
+            logger.warning("could not renew the sandbox hold of a chat turn", exc_info=True)

@@ -1,0 +1,76 @@
+"""A turn's chunks as the durable log its streams follow (`apps.core.streams`): every stream of
+a turn, from any tab and any server process, replays it from the start and then follows it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import F
+
+from apps.chat import uistream
+from apps.chat.models import ChatChunk, ChatTurn
+from apps.core.streams import event_stream, stream_wake
+
+
+def turn_group(turn_id: UUID | str) -> str:
+    """The channel-layer group a turn's streams listen on."""
+    return f"chat-turn.{turn_id}"
+
+
+@dataclass(frozen=True)
+class TurnLog:
+    turn_id: UUID
+
+    @property
+    def group(self) -> str:
+        return turn_group(self.turn_id)
+
+    def after(self, seq: int, limit: int) -> Sequence[ChatChunk]:
+        return list(ChatChunk.objects.filter(turn_id=self.turn_id, seq__gt=seq)[:limit])
+
+    def last_seq(self) -> int | None:
+        return ChatTurn.objects.filter(pk=self.turn_id).values_list("last_seq", flat=True).first()
+
+    def seq_of(self, entry: ChatChunk) -> int:
+        return entry.seq
+
+    def frame(self, entry: ChatChunk) -> str:
+        return uistream.frame(entry.data)
+
+
+def chunks_append(*, turn_id: UUID, chunks: Sequence[uistream.Chunk | str]) -> int:
+    """Appends `chunks` (`[DONE]` last) to the turn's log and wakes its streams; returns the
+    newest seq. The UPDATE locks the turn's row until commit, so seqs commit in order."""
+    with transaction.atomic():
+        ChatTurn.objects.filter(pk=turn_id).update(last_seq=F("last_seq") + len(chunks))
+        last = ChatTurn.objects.values_list("last_seq", flat=True).get(pk=turn_id)
+        first = last - len(chunks) + 1
+        ChatChunk.objects.bulk_create(
+            ChatChunk(turn_id=turn_id, seq=first + index, data=chunk)
+            for index, chunk in enumerate(chunks)
+        )
+        group = turn_group(turn_id)
+        transaction.on_commit(lambda: stream_wake(group=group, seq=last))
+    return last
+
+
+def turn_chunks(turn_id: UUID) -> list[Any]:
+    """Every chunk the turn's log holds, in order."""
+    return list(
+        ChatChunk.objects.filter(turn_id=turn_id).order_by("seq").values_list("data", flat=True)
+    )
+
+
+async def turn_stream(turn_id: UUID) -> AsyncIterator[str]:
+    """The turn's frames from its first chunk, live until its `[DONE]`."""
+    frames = event_stream(TurnLog(turn_id), after_seq=0, slot=None)
+    async with contextlib.aclosing(frames):
+        async for text in frames:
+            yield text
+            if text == uistream.DONE_FRAME:
+                return

@@ -1,0 +1,179 @@
+"""Chat end to end: a real server, a real worker generating the turns, the local LLM server,
+a real sandbox, and the AI SDK 6 reading the stream as the web app does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.ai_sdk.reader import sdk_read
+from tests.llmserver import LLMServer, Reply, ToolCall, llm_server
+from tests.servers import Server, running_server, stop_process
+from tests.terminal.conftest import SANDBOX_REMOVE, session_seed
+from tests.waiting import wait_for
+
+SESSION = "chat-1"
+
+
+@dataclass
+class ChatSite:
+    server: Server
+    llm: LLMServer
+
+    def url(self, path: str) -> str:
+        return f"{self.server.base_url}/api/projects/local{path}"
+
+
+@pytest.fixture
+def site(provider_name, short_tmp) -> Iterator[ChatSite]:
+    working_copy = short_tmp / "copy"
+    working_copy.mkdir()
+    (working_copy / "README.md").write_text("# Demo\n")
+    git = ["git", "-C", str(working_copy), "-c", "user.name=T", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+    with (
+        llm_server() as llm,
+        running_server(
+            short_tmp,
+            SANDBOX_PROVIDER=provider_name,
+            DEFAULT_LLM_BASE_URL=f"{llm.base_url}/v1",
+            DEFAULT_LLM_MODEL="test-model",
+        ) as server,
+    ):
+        session_seed(server, session_id=SESSION, working_copy=working_copy, provider=provider_name)
+        worker = server.start_worker(log=server.log)
+        try:
+            yield ChatSite(server=server, llm=llm)
+        finally:
+            stop_process(worker)
+            server.manage("shell", "-c", SANDBOX_REMOVE)
+
+
+def post(site: ChatSite, path: str, body: dict) -> tuple[int, bytes, dict]:
+    request = urllib.request.Request(
+        site.url(path),
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+def get(site: ChatSite, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(site.url(path), timeout=120) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def user_message(text: str, message_id: str = "u1") -> dict:
+    return {"id": message_id, "role": "user", "parts": [{"type": "text", "text": text}]}
+
+
+def stored_messages(site: ChatSite) -> list[dict]:
+    status, body = get(site, f"/sessions/{SESSION}/messages")
+    assert status == 200
+    messages: list[dict] = json.loads(body)["messages"]
+    return messages
+
+
+def test_an_answer_streams_as_the_ai_sdk_reads_it_and_is_stored_as_it_rebuilt_it(site):
+    site.llm.script(Reply(text=("Hello", " there")))
+
+    status, body, headers = post(
+        site, "/chat", {"id": SESSION, "messages": [user_message("Say hello")]}
+    )
+
+    assert status == 200
+    assert headers["x-vercel-ai-ui-message-stream"] == "v1"
+    assert body.endswith(b"data: [DONE]\n\n")
+    read = sdk_read(body)
+    texts = [part["text"] for part in read["message"]["parts"] if part["type"] == "text"]
+    assert texts == ["Hello there"]
+    user, answer = stored_messages(site)
+    assert user["parts"] == [{"type": "text", "text": "Say hello"}]
+    assert answer == read["message"]
+    assert answer["metadata"]["usage"]["inputTokens"] > 0
+
+
+def test_a_tool_call_writes_a_file_the_session_shows(site):
+    write = ToolCall("call-1", "Write", json.dumps({"file_path": "notes.txt", "content": "hi\n"}))
+    site.llm.script(Reply(tool_calls=(write,)), Reply(text=("Written.",)))
+
+    status, body, _ = post(site, "/chat", {"id": SESSION, "messages": [user_message("Write")]})
+
+    assert status == 200
+    tool = next(p for p in sdk_read(body)["message"]["parts"] if p["type"] == "dynamic-tool")
+    assert (tool["toolName"], tool["state"]) == ("Write", "output-available")
+    read_status, read = get(site, f"/sessions/{SESSION}/files/read?path=notes.txt")
+    assert read_status == 200, read
+    assert b"hi" in read
+
+
+def test_nothing_running_is_a_204_and_a_second_client_follows_a_slow_answer(site):
+    assert get(site, f"/chat/{SESSION}/stream")[0] == 204
+    site.llm.script(Reply(text=tuple(f"w{index} " for index in range(20)), delay=0.2))
+    first: dict = {}
+
+    thread = threading.Thread(
+        target=lambda: first.update(
+            result=post(site, "/chat", {"id": SESSION, "messages": [user_message("Count")]})
+        )
+    )
+    thread.start()
+    wait_for(lambda: site.llm.model_calls(), timeout=60)
+    status, body = get(site, f"/chat/{SESSION}/stream")
+    thread.join(120)
+
+    assert status == 200
+    assert sdk_read(body)["message"] == sdk_read(first["result"][1])["message"]
+
+
+def test_cancel_stops_the_answer_and_saves_it_as_interrupted(site):
+    site.llm.script(Reply(text=tuple(f"w{index} " for index in range(200)), delay=0.1))
+    result: dict = {}
+    thread = threading.Thread(
+        target=lambda: result.update(
+            r=post(site, "/chat", {"id": SESSION, "messages": [user_message("Go on")]})
+        )
+    )
+    thread.start()
+    wait_for(lambda: site.llm.model_calls(), timeout=60)
+
+    assert post(site, f"/chat/{SESSION}/cancel", {})[0] == 200
+    thread.join(120)
+
+    answer = stored_messages(site)[-1]
+    assert answer["metadata"]["stoppedBy"] == "user"
+    assert get(site, f"/chat/{SESSION}/stream")[0] == 204
+
+
+def test_an_unknown_project_hides_every_chat_route(site):
+    assert post(site, "/chat", {})[0] == 400
+    outsider = site.server.base_url + "/api/projects/other"
+    for method, path in (
+        ("POST", "/chat"),
+        ("GET", f"/chat/{SESSION}/stream"),
+        ("POST", f"/chat/{SESSION}/cancel"),
+        ("GET", f"/sessions/{SESSION}/messages"),
+    ):
+        request = urllib.request.Request(
+            outsider + path, data=b"{}" if method == "POST" else None, method=method
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 404

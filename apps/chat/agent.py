@@ -94,7 +94,7 @@ def turn_model(session: Session) -> tuple[str, bool]:
         (info for info in AGENT_TYPES if agent is not None and info["id"] == agent.agent_type),
         next(info for info in AGENT_TYPES if info["allowNoAuth"]),
     )
-    model = getattr(session, "model", "") or getattr(agent, "model", "") or kind["defaultModel"]
+    model = session.model or (agent.model if agent is not None else "") or kind["defaultModel"]
     return model, kind["allowNoAuth"]
 
 

@@ -76,9 +76,8 @@ def chat_turn_begin(*, project: Project, user: User | None, request: ChatRequest
             workspace_id=request.workspace_id,
             agent_id=request.agent_id,
             name=first_text(parts),
+            model=request.model or "",
         )
-        if request.model and hasattr(session, "model"):
-            Session.objects.filter(pk=session.pk).update(model=request.model)
     if ChatTurn.objects.filter(session=session, status__in=TURN_ACTIVE).exists():
         raise ConflictError(BUSY)
     if regenerate:

@@ -221,7 +221,8 @@ class TurnRunner:
                         recover_at = loop.time() + settings.CHAT_TURN_LEASE_SECONDS / 2
                         await in_thread(turns_recover)()
                 except DATABASE_UNAVAILABLE as error:
-                    database_unavailable(error)
+                    # Reported (once per outage) off the loop: it closes a connection.
+                    await in_thread(database_unavailable)(error)
                     wait = backoff.next_delay()
                 else:
                     backoff.reset()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.accounts.services import api_token_create
 from apps.agents.models import AgentMCPServer
+from apps.chat.models import ChatChunk, ChatTurn
 from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
 from apps.projects.models import ProjectInvitation
@@ -63,6 +64,8 @@ def one_of_everything(project):
         session=message.session, kind=SandboxUseKind.TERMINAL, expires_at=timezone.now()
     )
     TerminalTranscript.objects.create(session=message.session)
+    turn = ChatTurn.objects.create(session=message.session, message_id="answer")
+    ChatChunk.objects.create(turn=turn, seq=1, data={"type": "start"})
     MCPServerFactory.create(
         agent__project=project,
         config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},

@@ -11,7 +11,15 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 
 # Actions whose POST carries no body.
-BODILESS_ACTIONS = ("/accept", "/commit", "/refresh", "/test", "/anthropic/authorize", "/fetch")
+BODILESS_ACTIONS = (
+    "/accept",
+    "/commit",
+    "/refresh",
+    "/test",
+    "/anthropic/authorize",
+    "/fetch",
+    "/cancel",
+)
 
 
 def test_health_reports_ok_without_credentials(auth_enabled):

@@ -1,0 +1,230 @@
+"""Figures for chat: what the server adds to a model's stream, against the same stream read
+straight from the local LLM server, in the same run.
+
+    .venv/bin/python bench/chat_bench.py [--rounds 20] [--concurrent 50] [--chunks 2000]
+
+Starts the local LLM server (tests/llmserver.py), one server process and one worker, and a
+session per concurrent stream (their first answers warm up the sandboxes). Then:
+- time to first token: POST /chat until the first `text-delta` chunk, versus a streamed Chat
+  Completions request to the LLM server until its first content delta (same scripted reply);
+  p50 of one stream at a time, p95 of `--concurrent` streams at once;
+- relayed chunks per second: one long reply's `text-delta`s through the server, versus the
+  LLM server's own rate for the same reply read directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.llmserver import LLMServer, Reply, llm_server  # noqa: E402
+from tests.servers import Server, running_server, stop_process  # noqa: E402
+
+REPLY = Reply(text=("Hello", " there", ", here", " is", " the", " answer."))
+
+
+def connection(base_url: str) -> http.client.HTTPConnection:
+    host, port = base_url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=300)
+
+
+def post(base_url: str, path: str, body: dict[str, Any]) -> http.client.HTTPResponse:
+    client = connection(base_url)
+    client.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+    response = client.getresponse()
+    if response.status != 200:
+        raise RuntimeError(f"{path}: {response.status} {response.read()[:300]!r}")
+    return response
+
+
+def data_lines(response: http.client.HTTPResponse) -> Any:
+    """The `data:` payloads of an SSE response, parsed, until `[DONE]` or the end."""
+    while line := response.readline():
+        if not line.startswith(b"data: "):
+            continue
+        payload = line[6:].strip()
+        if payload == b"[DONE]":
+            return
+        yield json.loads(payload)
+
+
+def is_ours_text(chunk: dict[str, Any]) -> bool:
+    return bool(chunk.get("type") == "text-delta")
+
+
+def is_direct_text(chunk: dict[str, Any]) -> bool:
+    choices = chunk.get("choices") or [{}]
+    return bool(choices[0].get("delta", {}).get("content"))
+
+
+class Site:
+    def __init__(self, server: Server, llm: LLMServer, copy: Path) -> None:
+        self.server, self.llm = server, llm
+        base = "/api/projects/local"
+        self.workspace = self.created(
+            f"{base}/workspaces", {"path": str(copy), "sourceType": "local", "provider": "local"}
+        )
+        self.agent = self.created(f"{base}/agents", {"name": "Bench", "agentType": "opencode"})
+        self.turns = 0
+
+    def created(self, path: str, body: dict[str, Any]) -> str:
+        client = connection(self.server.base_url)
+        client.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        created: str = json.loads(client.getresponse().read())["id"]
+        return created
+
+    def ours(self, session: str, *, first: bool = False) -> Callable[[], tuple[float, int, float]]:
+        """A turn through the server: (seconds to first text, texts, seconds first→last)."""
+        self.turns += 1
+        body: dict[str, Any] = {
+            "id": session,
+            "messages": [
+                {"id": f"u{self.turns}", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}
+            ],
+        }
+        if first:
+            body |= {"workspaceId": self.workspace, "agentId": self.agent}
+        return lambda: timed(
+            lambda: post(self.server.base_url, "/api/projects/local/chat", body), is_ours_text
+        )
+
+    def direct(self) -> Callable[[], tuple[float, int, float]]:
+        body = {
+            "model": "test-model",
+            "stream": True,
+            "messages": [{"role": "user", "content": "Hi"}],
+        }
+        return lambda: timed(
+            lambda: post(self.llm.base_url, "/v1/chat/completions", body), is_direct_text
+        )
+
+
+def timed(
+    open_stream: Callable[[], http.client.HTTPResponse], is_text: Callable[[dict[str, Any]], bool]
+) -> tuple[float, int, float]:
+    started = time.perf_counter()
+    first = last = 0.0
+    count = 0
+    for chunk in data_lines(open_stream()):
+        if is_text(chunk):
+            last = time.perf_counter()
+            first = first or last
+            count += 1
+    return first - started, count, last - first
+
+
+def at_once(calls: list[Callable[[], tuple[float, int, float]]]) -> list[tuple[float, int, float]]:
+    results: list[Any] = [None] * len(calls)
+    gate = threading.Barrier(len(calls))
+
+    def run(index: int) -> None:
+        gate.wait()
+        results[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    # The LLM server takes 50 connections at once (its default backlog of 5 resets them).
+    ThreadingHTTPServer.request_queue_size = 256
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--concurrent", type=int, default=50)
+    parser.add_argument("--chunks", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="chatbench") as tmp, llm_server() as llm:
+        copy = Path(tmp) / "copy"
+        copy.mkdir()
+        (copy / "README.md").write_text("# Bench\n")
+        git = ["git", "-C", str(copy), "-c", "user.name=B", "-c", "user.email=b@example.com"]
+        subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+        with running_server(
+            Path(tmp),
+            SANDBOX_PROVIDER="local",
+            LOCAL_PROVIDER_ENABLED="true",
+            WORKSPACE_ROOTS=tmp,
+            DEFAULT_LLM_BASE_URL=f"{llm.base_url}/v1",
+            DEFAULT_LLM_MODEL="test-model",
+        ) as server:
+            worker = server.start_worker()
+            try:
+                report(Site(server, llm, copy), args)
+            finally:
+                stop_process(worker)
+
+
+def report(site: Site, args: argparse.Namespace) -> None:
+    sessions = [f"bench{index:011d}" for index in range(args.concurrent)]
+    site.llm.script(*[REPLY] * len(sessions))
+    at_once([site.ours(session, first=True) for session in sessions])  # warm-up
+
+    single_ours, single_direct = [], []
+    for _ in range(args.rounds):
+        site.llm.script(REPLY, REPLY)
+        single_direct.append(site.direct()()[0])
+        single_ours.append(site.ours(sessions[0])()[0])
+
+    site.llm.script(*[REPLY] * (2 * len(sessions)))
+    many_direct = [r[0] for r in at_once([site.direct() for _ in sessions])]
+    many_ours = [r[0] for r in at_once([site.ours(session) for session in sessions])]
+
+    long = Reply(text=tuple(f"t{index} " for index in range(args.chunks)))
+    site.llm.script(long, long)
+    _, direct_count, direct_seconds = site.direct()()
+    _, ours_count, ours_seconds = site.ours(sessions[0])()
+    direct_rate = direct_count / direct_seconds
+    ours_rate = ours_count / ours_seconds
+
+    ms = 1000.0
+    rows: list[tuple[str, float, float, str, Callable[[float, float], bool]]] = [
+        (
+            "TTFT p50, 1 stream (ms)",
+            statistics.median(single_ours) * ms,
+            statistics.median(single_direct) * ms,
+            "+5 ms",
+            lambda o, b: o - b <= 5,
+        ),
+        (
+            f"TTFT p95, {len(sessions)} streams (ms)",
+            percentile(many_ours, 0.95) * ms,
+            percentile(many_direct, 0.95) * ms,
+            "+50 ms",
+            lambda o, b: o - b <= 50,
+        ),
+        ("text chunks/s", ours_rate, direct_rate, ">= 0.95x", lambda o, b: o >= 0.95 * b),
+    ]
+    print(f"{'figure':32} {'ours':>10} {'baseline':>10} {'ratio':>7}  {'goal':9} pass")
+    for name, ours, base, goal, met in rows:
+        ratio = ours / base if base else float("inf")
+        print(f"{name:32} {ours:10.1f} {base:10.1f} {ratio:7.2f}  {goal:9} {met(ours, base)}")
+    print(f"(relayed {ours_count} of {direct_count} chunks)")
+
+
+if __name__ == "__main__":
+    main()

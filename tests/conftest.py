@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import User
 from apps.projects.models import Project, Role
+from apps.sandbox.provider import SandboxProvider
+from apps.sandbox.selectors import provider_get, providers_available
 from tests.accounts.factories import UserFactory
 from tests.projects.factories import MemberFactory, ProjectFactory
 
@@ -115,3 +117,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(
                 f"{item.nodeid}: a transactional test needs serialized_rollback=True"
             )
+
+
+@pytest.fixture(params=["local", "docker"])
+def provider(request) -> SandboxProvider:
+    """Every provider this machine can run; docker is skipped, saying so, without an engine."""
+    if request.param not in providers_available():
+        pytest.skip(f"the {request.param} provider is not available here (no engine answers)")
+    found = provider_get(request.param)
+    assert found is not None
+    return found

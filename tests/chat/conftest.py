@@ -7,19 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from apps.sandbox.provider import SandboxProvider, SandboxSpec
-from apps.sandbox.selectors import provider_get, providers_available
+from apps.sandbox.provider import SandboxSpec
 from tests.terminal.conftest import provider_name, short_tmp  # noqa: F401 (shared fixtures)
-
-
-@pytest.fixture(params=["local", "docker"])
-def provider(request) -> SandboxProvider:
-    """Every provider this machine can run; docker is skipped, saying so, without an engine."""
-    if request.param not in providers_available():
-        pytest.skip(f"the {request.param} provider is not available here (no engine answers)")
-    found = provider_get(request.param)
-    assert found is not None
-    return found
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.sandbox.provider import SandboxProvider, SandboxSpec
-from apps.sandbox.selectors import provider_get, providers_available
+from apps.sandbox.provider import SandboxSpec
 
 # A port nothing listens on: the "no engine" paths never depend on what this machine runs.
 CLOSED_DOCKER_HOST = "tcp://127.0.0.1:9"
@@ -16,16 +15,6 @@ CLOSED_DOCKER_HOST = "tcp://127.0.0.1:9"
 @pytest.fixture
 def no_engine(settings) -> None:
     settings.DOCKER_HOST = CLOSED_DOCKER_HOST
-
-
-@pytest.fixture(params=["local", "docker"])
-def provider(request) -> SandboxProvider:
-    """Every provider this machine can run; docker is skipped, saying so, without an engine."""
-    if request.param not in providers_available():
-        pytest.skip(f"the {request.param} provider is not available here (no engine answers)")
-    found = provider_get(request.param)
-    assert found is not None
-    return found
 
 
 @pytest.fixture

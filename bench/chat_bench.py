@@ -2,6 +2,7 @@
 straight from the local LLM server, in the same run.
 
     .venv/bin/python bench/chat_bench.py [--rounds 20] [--concurrent 50] [--chunks 2000]
+                                        [--redis redis://127.0.0.1:6379/0]
 
 Starts the local LLM server (tests/llmserver.py), one server process and one worker, and a
 session per concurrent stream (their first answers warm up the sandboxes). Then:
@@ -155,7 +156,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument(
+        "--redis", default="", help="REDIS_URL for the server (wake-ups across processes)"
+    )
     args = parser.parse_args()
+    extra = {"REDIS_URL": args.redis} if args.redis else {}
     with tempfile.TemporaryDirectory(prefix="chatbench") as tmp, llm_server() as llm:
         copy = Path(tmp) / "copy"
         copy.mkdir()
@@ -171,6 +176,7 @@ def main() -> None:
             WORKSPACE_ROOTS=tmp,
             DEFAULT_LLM_BASE_URL=f"{llm.base_url}/v1",
             DEFAULT_LLM_MODEL="test-model",
+            **extra,
         ) as server:
             worker = server.start_worker()
             try:

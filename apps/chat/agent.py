@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from apps.agents.catalog import AGENT_TYPES
@@ -38,7 +37,7 @@ from apps.chat.llm import (
 from apps.chat.mcp import MCPServerConfig, agent_mcp_servers
 from apps.chat.models import ChatTurn, Message
 from apps.chat.tools import ToolBox
-from apps.core.streams import connection_released
+from apps.core.streams import connection_released, off_loop
 from apps.workspaces.models import SandboxUseKind, Session, SessionStatus
 from apps.workspaces.sandboxes import (
     sandbox_use_begin,
@@ -289,8 +288,8 @@ class AgentTurn:
             ) from None
         renewing = asyncio.create_task(keep_sandbox(use))
         try:
-            provider = await sync_to_async(connection_released(session_sandbox_provider))(session)
-            target = await sync_to_async(connection_released(model_target))(
+            provider = await off_loop(session_sandbox_provider)(session)
+            target = await off_loop(model_target)(
                 project=session.project,
                 model=self.context.model,
                 allow_no_auth=self.context.allow_no_auth,
@@ -309,7 +308,7 @@ class AgentTurn:
                         break
         finally:
             renewing.cancel()
-            await sync_to_async(connection_released(sandbox_use_end))(use)
+            await off_loop(sandbox_use_end)(use)
 
     async def _step(
         self, target: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
@@ -395,13 +394,8 @@ def error_words(error: BaseException) -> str:
 
 async def session_settled(session_pk: UUID) -> Session:
     """The session once its sandbox is made (a new session's session_init job makes it)."""
-    read = sync_to_async(
-        connection_released(
-            lambda: Session.objects.select_related("project", "workspace", "agent").get(
-                pk=session_pk
-            )
-        ),
-        thread_sensitive=False,
+    read = off_loop(
+        lambda: Session.objects.select_related("project", "workspace", "agent").get(pk=session_pk)
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SESSION_READY_SECONDS
@@ -426,7 +420,7 @@ async def sandbox_held(session: Session, context: TurnContext) -> Any:
         user = User.objects.filter(pk=context.user_id).first() if context.user_id else None
         return sandbox_use_begin(session=session, kind=SandboxUseKind.AGENT_TURN, user=user)
 
-    return await sync_to_async(connection_released(begin), thread_sensitive=False)()
+    return await off_loop(begin)()
 
 
 async def keep_sandbox(use: Any) -> None:
@@ -434,6 +428,6 @@ async def keep_sandbox(use: Any) -> None:
     while True:
         await asyncio.sleep(settings.SANDBOX_USE_LEASE_SECONDS / 3)
         try:
-            await sync_to_async(connection_released(sandbox_use_renew), thread_sensitive=False)(use)
+            await off_loop(sandbox_use_renew)(use)
         except Exception:  # a missed renewal only lets the idle policy count; try again later
             logger.warning("could not renew the sandbox hold of a chat turn", exc_info=True)

@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -31,7 +30,7 @@ from apps.chat.models import ChatTurn, Message, MessageRole, TurnStatus
 from apps.core.database import DATABASE_UNAVAILABLE, Backoff, database_retry, database_unavailable
 from apps.core.jobs import worker_name
 from apps.core.runners import runner
-from apps.core.streams import EventWakeups, connection_released, stream_wake
+from apps.core.streams import EventWakeups, off_loop, stream_wake
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +42,6 @@ CANCELLED_CALL = "Cancelled before it finished"
 def runners_wake() -> None:
     """Tells the turn runners (in every worker, with Redis) that a turn is waiting."""
     stream_wake(group=RUNNERS_GROUP, seq=0)
-
-
-def in_thread(function: Any) -> Any:
-    return sync_to_async(connection_released(function), thread_sensitive=False)
 
 
 # --- The turns' rows -----------------------------------------------------------------------------
@@ -188,7 +183,7 @@ class ChunkWriter:
             self.ready.clear()
             if self.pending:
                 batch, self.pending = self.pending, []
-                await in_thread(self._write)(batch)
+                await off_loop(self._write)(batch)
             if self.closing and not self.pending:
                 return
 
@@ -214,15 +209,15 @@ class TurnRunner:
                     await self._cancels()
                     if loop.time() >= renew_at:
                         renew_at = loop.time() + settings.CHAT_TURN_LEASE_SECONDS / 3
-                        await in_thread(turns_renew)(
+                        await off_loop(turns_renew)(
                             runner_name=self.name, turn_ids=list(self.turns)
                         )
                     if loop.time() >= recover_at:
                         recover_at = loop.time() + settings.CHAT_TURN_LEASE_SECONDS / 2
-                        await in_thread(turns_recover)()
+                        await off_loop(turns_recover)()
                 except DATABASE_UNAVAILABLE as error:
                     # Reported (once per outage) off the loop: it closes a connection.
-                    await in_thread(database_unavailable)(error)
+                    await off_loop(database_unavailable)(error)
                     wait = backoff.next_delay()
                 else:
                     backoff.reset()
@@ -238,7 +233,7 @@ class TurnRunner:
         room = settings.CHAT_RUNNER_MAX_TURNS - len(self.turns)
         if room <= 0:
             return
-        for turn_id in await in_thread(turns_claim)(runner_name=self.name, limit=room):
+        for turn_id in await off_loop(turns_claim)(runner_name=self.name, limit=room):
             task = asyncio.create_task(self._turn(turn_id))
             self.turns[turn_id] = task
             task.add_done_callback(partial(self._turn_done, turn_id))
@@ -248,7 +243,7 @@ class TurnRunner:
 
     async def _cancels(self) -> None:
         if self.turns:
-            for turn_id in await in_thread(turns_cancelled)(list(self.turns)):
+            for turn_id in await off_loop(turns_cancelled)(list(self.turns)):
                 self._stop(turn_id, "user")
 
     def _stop(self, turn_id: UUID, by: str) -> None:
@@ -260,7 +255,7 @@ class TurnRunner:
     async def _turn(self, turn_id: UUID) -> None:
         writer = ChunkWriter(turn_id)
         try:
-            context: TurnContext = await in_thread(turn_context)(turn_id)
+            context: TurnContext = await off_loop(turn_context)(turn_id)
             assembler = uistream.MessageAssembler(context.message_id)
 
             def emit(chunk: uistream.Chunk) -> None:
@@ -285,7 +280,7 @@ class TurnRunner:
                 emit(chunk)
             # Saved before `[DONE]`: a client that saw the end finds the message stored.
             message = assembler.message()
-            await in_thread(database_retry)(
+            await off_loop(database_retry)(
                 lambda: turn_end(
                     turn_id=turn_id, runner_name=self.name, status=status, message=message
                 )

@@ -19,7 +19,7 @@ import contextlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial, wraps
 from typing import Any, ParamSpec, Protocol, TypeVar
@@ -113,6 +113,13 @@ def connection_released(read: Callable[P, T]) -> Callable[P, T]:
             connection_close()
 
     return released
+
+
+def off_loop(call: Callable[P, T]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """`call` made awaitable, run in a thread of its own rather than Django's one shared sync
+    thread (which would line every turn and terminal up behind each other), its database
+    connection released after."""
+    return sync_to_async(connection_released(call), thread_sensitive=False)
 
 
 class SharedEventReads:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from apps.core.streams import off_loop
 from apps.projects.consumers import CLOSE_NOT_FOUND, ProjectScopedConsumer
 from apps.sandbox.provider import PtyConnection
 from apps.terminal.services import transcript_capture
@@ -291,9 +292,6 @@ def output_available(terminal: PtyConnection) -> bytes:
 
 
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Runs a blocking call (the engine, the PTY's resize) off the event loop, in a thread of
-    its own rather than Django's one shared sync thread; database connections are cleaned up as
-    `database_sync_to_async` does."""
-    call = database_sync_to_async(function, thread_sensitive=False)
-    result: T = await call(*args, **kwargs)
+    """Runs a blocking call (the engine, the PTY's resize) off the event loop."""
+    result: T = await off_loop(function)(*args, **kwargs)
     return result

@@ -590,8 +590,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * ((FILE_MAX_BYTES + 2) // 3) + REQUEST_BODY_OVE
 # the workers' turn runners (`manage.py worker`), CHAT_RUNNER_MAX_TURNS at once per worker; a
 # runner renews its turns' lease every third of CHAT_TURN_LEASE_SECONDS, and a turn whose lease
 # ran out (its worker died) is saved as interrupted. Runners look for new turns and for cancels
-# every CHAT_RUNNER_POLL_SECONDS (a new turn also wakes them at once through the channel layer).
+# every CHAT_RUNNER_POLL_SECONDS, and a chat stream reads its turn's log every
+# CHAT_STREAM_POLL_SECONDS. With Redis a new turn wakes the runners, and each batch of chunks
+# reaches the streams, at once (the polls only back it up); without it the web process and the
+# worker cannot reach each other, so the polls are what a user waits for, and are short (a poll
+# costs one indexed read, shared by a turn's streams in a process).
 AGENT_MAX_STEPS = env.int("AGENT_MAX_STEPS", default=25)
 CHAT_RUNNER_MAX_TURNS = env.int("CHAT_RUNNER_MAX_TURNS", default=50)
 CHAT_TURN_LEASE_SECONDS = env.float("CHAT_TURN_LEASE_SECONDS", default=30.0)
-CHAT_RUNNER_POLL_SECONDS = env.float("CHAT_RUNNER_POLL_SECONDS", default=0.5)
+CHAT_RUNNER_POLL_SECONDS = env.float("CHAT_RUNNER_POLL_SECONDS", default=0.5 if REDIS_URL else 0.05)
+CHAT_STREAM_POLL_SECONDS = env.float(
+    "CHAT_STREAM_POLL_SECONDS", default=EVENTS_POLL_SECONDS if REDIS_URL else 0.05
+)

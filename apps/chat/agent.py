@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from apps.agents.catalog import AGENT_TYPES
 from apps.chat import uistream
 from apps.chat.llm import (
     Finished,
+    ModelTarget,
     ReasoningDelta,
     TextDelta,
     ToolCallDelta,
@@ -36,8 +38,9 @@ from apps.chat.llm import (
 )
 from apps.chat.mcp import MCPServerConfig, agent_mcp_servers
 from apps.chat.models import ChatTurn, Message
-from apps.chat.tools import ToolBox
+from apps.chat.tools import BUILTIN_TOOLS, ToolBox
 from apps.core.streams import connection_released, off_loop
+from apps.sandbox.provider import SandboxProvider
 from apps.workspaces.models import SandboxUseKind, Session, SessionStatus
 from apps.workspaces.sandboxes import (
     sandbox_use_begin,
@@ -74,6 +77,7 @@ class TurnStopped(Exception):
 class TurnContext:
     turn_id: UUID
     message_id: str
+    last_seq: int  # of its log, when the runner took it
     session_pk: UUID
     project_id: str
     user_id: Any
@@ -107,6 +111,7 @@ def turn_context(turn_id: UUID) -> TurnContext:
     return TurnContext(
         turn_id=turn.pk,
         message_id=turn.message_id,
+        last_seq=turn.last_seq,
         session_pk=session.pk,
         project_id=session.project_id,
         user_id=turn.user_id,
@@ -279,36 +284,52 @@ class AgentTurn:
         return f"{kind}-{self._parts}"
 
     async def run(self) -> None:
-        session = await session_settled(self.context.session_pk)
+        session, target = await off_loop(self._prepare)()
+        # The sandbox comes up while the model starts answering: a tool call waits for it, and
+        # so does the end of the turn (a sandbox that cannot start is said all the same).
+        sandbox = TurnSandbox(session, self.context)
         try:
-            use = await sandbox_held(session, self.context)
-        except Exception as error:
-            raise TurnStopped(
-                f"The session's sandbox could not start: {error_words(error)}"
-            ) from None
-        renewing = asyncio.create_task(keep_sandbox(use))
-        try:
-            provider = await off_loop(session_sandbox_provider)(session)
-            target = await off_loop(model_target)(
-                project=session.project,
-                model=self.context.model,
-                allow_no_auth=self.context.allow_no_auth,
-            )
-            messages = model_messages(self.context, images=accepts_images(self.context.model))
-            async with ToolBox(provider, str(session.uuid), self.context.mcp_servers) as box:
-                tools = await box.specs()
+            async with contextlib.AsyncExitStack() as stack:
+                box: ToolBox | None = None
+
+                async def toolbox() -> ToolBox:
+                    nonlocal box
+                    if box is None:
+                        tools = ToolBox(
+                            await sandbox.provider(), str(session.uuid), self.context.mcp_servers
+                        )
+                        box = await stack.enter_async_context(tools)
+                    return box
+
+                # MCP servers list their own tools, and the stdio ones run in the sandbox.
+                specs = BUILTIN_TOOLS
+                if self.context.mcp_servers:
+                    specs = await (await toolbox()).specs()
+                messages = model_messages(self.context, images=accepts_images(self.context.model))
                 for _ in range(settings.AGENT_MAX_STEPS):
                     self.emit(uistream.start_step())
-                    outcome = await self._step(target, messages, tools)
+                    outcome = await self._step(target, messages, specs)
                     self.finish_reason = outcome.finish_reason
                     if outcome.calls:
-                        await self._tools(box, outcome.calls, messages)
+                        await self._tools(await toolbox(), outcome.calls, messages)
                     self.emit(uistream.finish_step())
                     if not outcome.calls:
                         break
+                await sandbox.provider()
         finally:
-            renewing.cancel()
-            await off_loop(sandbox_use_end)(use)
+            await sandbox.release()
+
+    def _prepare(self) -> tuple[Session, ModelTarget]:
+        """The session and where to call its model, in one trip to the database."""
+        session = Session.objects.select_related("project", "workspace", "agent").get(
+            pk=self.context.session_pk
+        )
+        target = model_target(
+            project=session.project,
+            model=self.context.model,
+            allow_no_auth=self.context.allow_no_auth,
+        )
+        return session, target
 
     async def _step(
         self, target: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
@@ -413,14 +434,45 @@ async def session_settled(session_pk: UUID) -> Session:
         await asyncio.sleep(0.5)
 
 
-async def sandbox_held(session: Session, context: TurnContext) -> Any:
-    def begin() -> Any:
+class TurnSandbox:
+    """The session's sandbox for one turn, made ready (and held against the idle policy) in
+    the background; `provider` waits for it, `release` lets it go."""
+
+    def __init__(self, session: Session, context: TurnContext) -> None:
+        self.context = context
+        self.use: Any = None
+        self.renewing: asyncio.Task[None] | None = None
+        self.ready = asyncio.create_task(self._ready(session.pk))
+
+    async def provider(self) -> SandboxProvider:
+        return await self.ready
+
+    async def _ready(self, session_pk: UUID) -> SandboxProvider:
+        session = await session_settled(session_pk)
+        try:
+            self.use = await off_loop(self._hold)(session)
+            self.renewing = asyncio.create_task(keep_sandbox(self.use))
+            return await off_loop(session_sandbox_provider)(session)
+        except Exception as error:
+            raise TurnStopped(
+                f"The session's sandbox could not start: {error_words(error)}"
+            ) from None
+
+    def _hold(self, session: Session) -> Any:
         from apps.accounts.models import User
 
-        user = User.objects.filter(pk=context.user_id).first() if context.user_id else None
+        user_id = self.context.user_id
+        user = User.objects.filter(pk=user_id).first() if user_id else None
         return sandbox_use_begin(session=session, kind=SandboxUseKind.AGENT_TURN, user=user)
 
-    return await off_loop(begin)()
+    async def release(self) -> None:
+        self.ready.cancel()
+        with contextlib.suppress(BaseException):  # its failure was said where it was awaited
+            await self.ready
+        if self.renewing is not None:
+            self.renewing.cancel()
+        if self.use is not None:
+            await off_loop(sandbox_use_end)(self.use)
 
 
 async def keep_sandbox(use: Any) -> None:

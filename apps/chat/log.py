@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 
 from apps.chat import uistream
 from apps.chat.models import ChatChunk, ChatTurn
@@ -42,19 +42,36 @@ class TurnLog:
     def frame(self, entry: ChatChunk) -> str:
         return uistream.frame(entry.data)
 
+    @property
+    def poll_seconds(self) -> float:
+        return float(settings.CHAT_STREAM_POLL_SECONDS)
 
-def chunks_append(*, turn_id: UUID, chunks: Sequence[uistream.Chunk | str]) -> int:
-    """Appends `chunks` (`[DONE]` last) to the turn's log and wakes its streams; returns the
-    newest seq. The UPDATE locks the turn's row until commit, so seqs commit in order."""
+
+class LogTaken(Exception):
+    """Another writer appended to the turn's log: it is no longer this writer's."""
+
+
+@transaction.atomic
+def chunks_write(*, turn_id: UUID, after_seq: int, chunks: Sequence[uistream.Chunk | str]) -> int:
+    """Appends `chunks` (`[DONE]` last) after `after_seq`, the newest seq as the turn's one
+    writer knows it (the web process that begins the turn, then the runner holding it, or the
+    runner saving it as interrupted); returns the new newest seq. Raises LogTaken when another
+    writer appended meanwhile. The caller wakes the streams once it is committed."""
+    last = after_seq + len(chunks)
+    if not ChatTurn.objects.filter(pk=turn_id, last_seq=after_seq).update(last_seq=last):
+        raise LogTaken(f"the log of turn {turn_id} moved past seq {after_seq}")
+    ChatChunk.objects.bulk_create(
+        ChatChunk(turn_id=turn_id, seq=after_seq + 1 + index, data=chunk)
+        for index, chunk in enumerate(chunks)
+    )
+    return last
+
+
+def chunks_append(*, turn: ChatTurn, chunks: Sequence[uistream.Chunk | str]) -> int:
+    """`chunks_write` after the turn's seq as read, then its streams woken once it commits."""
     with transaction.atomic():
-        ChatTurn.objects.filter(pk=turn_id).update(last_seq=F("last_seq") + len(chunks))
-        last = ChatTurn.objects.values_list("last_seq", flat=True).get(pk=turn_id)
-        first = last - len(chunks) + 1
-        ChatChunk.objects.bulk_create(
-            ChatChunk(turn_id=turn_id, seq=first + index, data=chunk)
-            for index, chunk in enumerate(chunks)
-        )
-        group = turn_group(turn_id)
+        last = chunks_write(turn_id=turn.pk, after_seq=turn.last_seq, chunks=chunks)
+        group = turn_group(turn.pk)
         transaction.on_commit(lambda: stream_wake(group=group, seq=last))
     return last
 

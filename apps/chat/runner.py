@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -25,16 +26,20 @@ from django.utils import timezone
 from apps.chat import uistream
 from apps.chat.agent import AgentTurn, TurnContext, TurnStopped, error_words, turn_context
 from apps.chat.llm import LLMError
-from apps.chat.log import chunks_append, turn_chunks
+from apps.chat.log import LogTaken, chunks_append, chunks_write, turn_chunks, turn_group
 from apps.chat.models import ChatTurn, Message, MessageRole, TurnStatus
 from apps.core.database import DATABASE_UNAVAILABLE, Backoff, database_retry, database_unavailable
 from apps.core.jobs import worker_name
 from apps.core.runners import runner
-from apps.core.streams import EventWakeups, off_loop, stream_wake
+from apps.core.streams import EventWakeups, off_loop, stream_announce, stream_wake
 
 logger = logging.getLogger(__name__)
 
 RUNNERS_GROUP = "chat-runners"
+# The runner's own calls (claims, cancels, recovery) and its lease renewals have threads of
+# their own: they must not wait behind the turns' calls.
+RUNNER_CALLS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-runner")
+LEASE_CALLS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-leases")
 RUNNER_DIED = "The agent stopped: the server process generating this answer ended. Send it again."
 CANCELLED_CALL = "Cancelled before it finished"
 
@@ -113,6 +118,8 @@ def turns_recover() -> int:
             ).update(status=TurnStatus.INTERRUPTED, finished_at=timezone.now(), lease_until=None)
             if not taken:
                 continue
+            # Read again under the row's lock: its runner may have written since the query.
+            turn.refresh_from_db(fields=["last_seq"])
             assembler = uistream.MessageAssembler(turn.message_id)
             chunks = [chunk for chunk in turn_chunks(turn.pk) if isinstance(chunk, dict)]
             for chunk in chunks:
@@ -122,7 +129,7 @@ def turns_recover() -> int:
             for chunk in ending:
                 assembler.add(chunk)
             message_save(turn_id=turn.pk, message=assembler.message())
-            chunks_append(turn_id=turn.pk, chunks=[*ending, uistream.DONE])
+            chunks_append(turn=turn, chunks=[*ending, uistream.DONE])
         recovered += 1
     return recovered
 
@@ -156,13 +163,18 @@ def calls_closed(assembler: uistream.MessageAssembler) -> list[uistream.Chunk]:
 
 class ChunkWriter:
     """Appends a turn's chunks to its log in order, in batches: the chunks that arrive while
-    one write is under way go in the next, so a fast model costs few writes."""
+    one write is under way go in the next, so a fast model costs few writes. Each batch, once
+    committed, is announced to the turn's streams with its frames, so relaying it needs no
+    read; the announcements go out in order, while the next batch is written."""
 
-    def __init__(self, turn_id: UUID) -> None:
+    def __init__(self, turn_id: UUID, last_seq: int) -> None:
         self.turn_id = turn_id
+        self.last_seq = last_seq
+        self.group = turn_group(turn_id)
         self.pending: list[uistream.Chunk | str] = []
         self.ready = asyncio.Event()
         self.closing = False
+        self.announced: asyncio.Task[None] | None = None
         self.task = asyncio.create_task(self._write_forever())
 
     def append(self, chunk: uistream.Chunk | str) -> None:
@@ -174,8 +186,20 @@ class ChunkWriter:
         self.ready.set()
         await self.task
 
-    def _write(self, batch: list[uistream.Chunk | str]) -> None:
-        database_retry(lambda: chunks_append(turn_id=self.turn_id, chunks=batch))
+    def _write(self, batch: list[uistream.Chunk | str]) -> int:
+        return database_retry(
+            lambda: chunks_write(turn_id=self.turn_id, after_seq=self.last_seq, chunks=batch)
+        )
+
+    def _announce(self, seq: int, frames: list[str]) -> None:
+        previous = self.announced
+
+        async def announce() -> None:
+            if previous is not None:
+                await previous
+            await stream_announce(group=self.group, seq=seq, frames=frames)
+
+        self.announced = asyncio.create_task(announce())
 
     async def _write_forever(self) -> None:
         while True:
@@ -183,8 +207,18 @@ class ChunkWriter:
             self.ready.clear()
             if self.pending:
                 batch, self.pending = self.pending, []
-                await off_loop(self._write)(batch)
+                try:
+                    self.last_seq = await off_loop(self._write)(batch)
+                except LogTaken:
+                    # Its lease ran out and another runner saved it as interrupted.
+                    logger.warning(
+                        "chat turn %s was taken over; its output is dropped", self.turn_id
+                    )
+                    return
+                self._announce(self.last_seq, [uistream.frame(chunk) for chunk in batch])
             if self.closing and not self.pending:
+                if self.announced is not None:
+                    await self.announced
                 return
 
 
@@ -199,41 +233,57 @@ class TurnRunner:
         wakeups = EventWakeups(RUNNERS_GROUP)
         await wakeups.join()
         loop = asyncio.get_running_loop()
-        renew_at = recover_at = 0.0
+        recover_at = 0.0
         backoff = Backoff()
+        renewing = asyncio.create_task(self._renew_forever())
         try:
             while not stop.is_set():
                 wait = settings.CHAT_RUNNER_POLL_SECONDS
                 try:
                     await self._claim()
                     await self._cancels()
-                    if loop.time() >= renew_at:
-                        renew_at = loop.time() + settings.CHAT_TURN_LEASE_SECONDS / 3
-                        await off_loop(turns_renew)(
-                            runner_name=self.name, turn_ids=list(self.turns)
-                        )
                     if loop.time() >= recover_at:
                         recover_at = loop.time() + settings.CHAT_TURN_LEASE_SECONDS / 2
-                        await off_loop(turns_recover)()
+                        await off_loop(turns_recover, RUNNER_CALLS)()
                 except DATABASE_UNAVAILABLE as error:
                     # Reported (once per outage) off the loop: it closes a connection.
                     await off_loop(database_unavailable)(error)
+                    wait = backoff.next_delay()
+                except Exception:  # the turns in hand go on; the next round tries again
+                    logger.exception("the chat runner's round failed")
                     wait = backoff.next_delay()
                 else:
                     backoff.reset()
                 await wakeups.wait(wait)
         finally:
+            renewing.cancel()
             await wakeups.leave()
             # Stopping: the turns in hand are saved as interrupted, and their logs ended.
             for turn_id in list(self.turns):
                 self._stop(turn_id, "runner")
             await asyncio.gather(*self.turns.values(), return_exceptions=True)
 
+    async def _renew_forever(self) -> None:
+        """Renews the leases of the turns in hand every third of a lease, whatever the rest
+        of the runner is waiting for (a lease that ran out would have them saved as
+        interrupted while they still run)."""
+        while True:
+            try:
+                await off_loop(turns_renew, LEASE_CALLS)(
+                    runner_name=self.name, turn_ids=list(self.turns)
+                )
+            except DATABASE_UNAVAILABLE:
+                pass  # the runner's round reports the outage
+            except Exception:
+                logger.exception("could not renew the leases of the chat turns in hand")
+            await asyncio.sleep(settings.CHAT_TURN_LEASE_SECONDS / 3)
+
     async def _claim(self) -> None:
         room = settings.CHAT_RUNNER_MAX_TURNS - len(self.turns)
         if room <= 0:
             return
-        for turn_id in await off_loop(turns_claim)(runner_name=self.name, limit=room):
+        claimed = await off_loop(turns_claim, RUNNER_CALLS)(runner_name=self.name, limit=room)
+        for turn_id in claimed:
             task = asyncio.create_task(self._turn(turn_id))
             self.turns[turn_id] = task
             task.add_done_callback(partial(self._turn_done, turn_id))
@@ -243,7 +293,7 @@ class TurnRunner:
 
     async def _cancels(self) -> None:
         if self.turns:
-            for turn_id in await off_loop(turns_cancelled)(list(self.turns)):
+            for turn_id in await off_loop(turns_cancelled, RUNNER_CALLS)(list(self.turns)):
                 self._stop(turn_id, "user")
 
     def _stop(self, turn_id: UUID, by: str) -> None:
@@ -253,16 +303,17 @@ class TurnRunner:
             generating.cancel()
 
     async def _turn(self, turn_id: UUID) -> None:
-        writer = ChunkWriter(turn_id)
+        writer: ChunkWriter | None = None
         try:
             context: TurnContext = await off_loop(turn_context)(turn_id)
+            writer = log = ChunkWriter(turn_id, context.last_seq)
             assembler = uistream.MessageAssembler(context.message_id)
 
             def emit(chunk: uistream.Chunk) -> None:
                 assembler.add(chunk)
-                writer.append(chunk)
+                log.append(chunk)
 
-            emit(uistream.start(context.message_id))
+            assembler.add(uistream.start(context.message_id))  # in the log since the turn began
             agent = AgentTurn(context, emit)
             status, error_text = await self._generate(turn_id, agent)
             ending = calls_closed(assembler)
@@ -285,12 +336,13 @@ class TurnRunner:
                     turn_id=turn_id, runner_name=self.name, status=status, message=message
                 )
             )
-            writer.append(uistream.DONE)
+            log.append(uistream.DONE)
         except Exception:
             logger.exception("chat turn %s failed", turn_id)
         finally:
             self.generating.pop(turn_id, None)
-            await writer.close()
+            if writer is not None:
+                await writer.close()
 
     async def _generate(self, turn_id: UUID, agent: AgentTurn) -> tuple[TurnStatus, str]:
         """Runs the agent; the turn's status and the error its user reads ("" when none)."""

@@ -7,6 +7,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from apps.accounts.models import User
+from apps.chat import uistream
+from apps.chat.log import chunks_write
 from apps.chat.models import TURN_ACTIVE, ChatTurn, Message, MessageRole
 from apps.chat.runner import runners_wake
 from apps.projects.models import Project
@@ -102,6 +104,8 @@ def chat_turn_begin(*, project: Project, user: User | None, request: ChatRequest
             )
     except IntegrityError:  # another request began one at the same moment
         raise ConflictError(BUSY) from None
+    # The stream's first chunk, there before a runner takes the turn.
+    chunks_write(turn_id=turn.pk, after_seq=0, chunks=[uistream.start(turn.message_id)])
     transaction.on_commit(runners_wake)
     return turn
 

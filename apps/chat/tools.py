@@ -39,7 +39,14 @@ GUARD = (
 )
 FILE_COMMAND_SECONDS = 60.0
 
-__all__ = ["BUILTIN_SPECS", "MCPServerConfig", "ToolBox", "ToolError", "ToolResult"]
+__all__ = [
+    "BUILTIN_SPECS",
+    "BUILTIN_TOOLS",
+    "MCPServerConfig",
+    "ToolBox",
+    "ToolError",
+    "ToolResult",
+]
 
 
 def string_schema(description: str) -> dict[str, str]:
@@ -167,6 +174,8 @@ JSON_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "array": (list,),
 }
+# The same, in OpenAI's function format: the tools every turn has.
+BUILTIN_TOOLS = [{"type": "function", "function": spec} for spec in BUILTIN_SPECS]
 
 
 def arguments_check(spec: dict[str, Any], arguments: Any) -> None:
@@ -251,8 +260,7 @@ class ToolBox:
     async def specs(self) -> list[dict[str, Any]]:
         """Every tool in OpenAI's function format (name, description, JSON schema)."""
         await self.start()
-        builtins = [{"type": "function", "function": spec} for spec in BUILTIN_SPECS]
-        return builtins + [{"type": "function", "function": spec} for spec in self.mcp.specs()]
+        return BUILTIN_TOOLS + [{"type": "function", "function": spec} for spec in self.mcp.specs()]
 
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         """Runs a tool; whatever goes wrong comes back as the result's error, never raised."""

@@ -49,6 +49,8 @@ STREAM_READS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stream-read
 LAYER_TIMEOUT_SECONDS = 2.0
 # A wake-up is a hint (streams also poll), so a layer that hangs must not hold up the write.
 WAKE_TIMEOUT_SECONDS = 2.0
+# Frames a wake-up carries at most (in characters); larger batches are read from the log.
+WAKE_FRAMES_MAX_CHARS = 256 * 1024
 CHANNEL_LAYER_OUTAGE = DependencyOutage("channel layer", "streams poll their logs until it is back")
 STREAM_SLOTS = CacheBreaker("the cap on event streams per user")
 
@@ -76,6 +78,11 @@ class DurableLog(Protocol[Entry]):
 
     def frame(self, entry: Entry) -> str:
         """The entry as an SSE frame (its `id` is the seq, so that a browser resumes after it)."""
+        ...
+
+    @property
+    def poll_seconds(self) -> float:
+        """How often a waiting stream reads the log again, for wake-ups that cannot reach it."""
         ...
 
 
@@ -115,11 +122,13 @@ def connection_released(read: Callable[P, T]) -> Callable[P, T]:
     return released
 
 
-def off_loop(call: Callable[P, T]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """`call` made awaitable, run in a thread of its own rather than Django's one shared sync
-    thread (which would line every turn and terminal up behind each other), its database
-    connection released after."""
-    return sync_to_async(connection_released(call), thread_sensitive=False)
+def off_loop(
+    call: Callable[P, T], executor: ThreadPoolExecutor | None = None
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """`call` made awaitable, run in a thread of its own (of `executor`, else the loop's)
+    rather than Django's one shared sync thread (which would line every turn and terminal up
+    behind each other), its database connection released after."""
+    return sync_to_async(connection_released(call), thread_sensitive=False, executor=executor)
 
 
 class SharedEventReads:
@@ -200,27 +209,32 @@ class SharedEventReads:
 SHARED_READS = SharedEventReads()
 
 
-def stream_wake(*, group: str, seq: int) -> None:
+async def stream_announce(*, group: str, seq: int, frames: Sequence[str] = ()) -> None:
     """Tells the log's open streams (in any process, with Redis) that `seq` is committed.
 
-    Call it after the commit (`transaction.on_commit`): failing here would turn a write that
-    happened into an error (and a client's retry into a duplicate), so a layer that is down is
-    logged and otherwise ignored.
+    `frames` may carry the frames of the entries that end at `seq`: a stream that already sent
+    the entry before them sends them as they are, without reading the log (the wake-up is then
+    the whole relay). Call it after the commit: failing here would turn a write that happened
+    into an error (and a client's retry into a duplicate), so a layer that is down is logged
+    and otherwise ignored.
     """
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "stream.wake", "seq": seq}
-
-    async def send() -> None:
-        await asyncio.wait_for(layer.group_send(group, message), WAKE_TIMEOUT_SECONDS)
-
+    message: dict[str, Any] = {"type": "stream.wake", "seq": seq}
+    if frames and sum(len(frame) for frame in frames) <= WAKE_FRAMES_MAX_CHARS:
+        message["frames"] = list(frames)
     try:
-        async_to_sync(send)()
+        await asyncio.wait_for(layer.group_send(group, message), WAKE_TIMEOUT_SECONDS)
     except Exception as error:  # whatever the layer's client raises (Redis down, timeout)
         CHANNEL_LAYER_OUTAGE.failed(error)
     else:
         CHANNEL_LAYER_OUTAGE.recovered()
+
+
+def stream_wake(*, group: str, seq: int) -> None:
+    """`stream_announce` from synchronous code (`transaction.on_commit`)."""
+    async_to_sync(stream_announce)(group=group, seq=seq)
 
 
 class EventWakeups:
@@ -248,21 +262,22 @@ class EventWakeups:
             CHANNEL_LAYER_OUTAGE.recovered()
             self.joined = True
 
-    async def wait(self, timeout: float) -> int | None:
-        """Waits up to `timeout` seconds for a wake-up; returns the seq it announced."""
+    async def wait(self, timeout: float) -> dict[str, Any] | None:
+        """Waits up to `timeout` seconds for a wake-up; returns its message (`stream_announce`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         if self.joined:
             try:
-                message = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+                message: dict[str, Any] = await asyncio.wait_for(
+                    self.layer.receive(self.channel), timeout
+                )
             except TimeoutError:
                 return None
             except Exception as error:
                 CHANNEL_LAYER_OUTAGE.failed(error)
                 self.joined = False
             else:
-                seq: int | None = message.get("seq")
-                return seq
+                return message
         await asyncio.sleep(max(0.0, deadline - loop.time()))
         return None
 
@@ -326,6 +341,16 @@ class StreamSlot:
             STREAM_SLOTS.failed(error)
 
 
+def announced_frames(message: dict[str, Any], *, after_seq: int) -> list[str]:
+    """The frames of a wake-up that follow `after_seq`: none unless they start right after it
+    (a gap is read from the log)."""
+    frames: list[str] = message.get("frames") or []
+    first = message["seq"] - len(frames) + 1
+    if not frames or not first <= after_seq + 1 <= message["seq"]:
+        return []
+    return frames[after_seq + 1 - first :]
+
+
 async def event_stream(
     log: DurableLog[Entry], *, after_seq: int, slot: StreamSlot | None, greeting: str = ""
 ) -> AsyncGenerator[str, None]:
@@ -354,10 +379,10 @@ async def event_stream(
                 entries, wait = [], backoff.next_delay()
             else:
                 backoff.reset()
-                wait = settings.EVENTS_POLL_SECONDS
+                wait = log.poll_seconds
                 if entries is None:
                     return  # the log is gone
-            max_age = settings.EVENTS_POLL_SECONDS
+            max_age = log.poll_seconds
             for entry in entries:
                 yield log.frame(entry)
                 last_seq = log.seq_of(entry)
@@ -367,9 +392,13 @@ async def event_stream(
                     continue  # more history to send
             until_keepalive = keepalive - (loop.time() - last_sent)
             if until_keepalive > 0:
-                seq = await wakeups.wait(min(wait, until_keepalive))
-                if seq is not None:
-                    SHARED_READS.committed(log.group, seq)
+                message = await wakeups.wait(min(wait, until_keepalive))
+                if message is not None:
+                    for frame in announced_frames(message, after_seq=last_seq):
+                        yield frame
+                        last_sent = loop.time()
+                        last_seq += 1
+                    SHARED_READS.committed(log.group, message["seq"])
             if loop.time() - last_sent >= keepalive:
                 yield ": keep-alive\n\n"
                 last_sent = loop.time()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, NotRequired, TypedDict
 
+from django.conf import settings
+
 from apps.core.streams import sse_frame
 from apps.projects.models import Project, ProjectEvent
 
@@ -129,6 +131,10 @@ class ProjectEventLog:
 
     def frame(self, entry: ProjectEvent) -> str:
         return sse_frame(entry.type, event_payload(entry), entry.seq)
+
+    @property
+    def poll_seconds(self) -> float:
+        return float(settings.EVENTS_POLL_SECONDS)
 
 
 def project_events_group(project_id: str) -> str:

@@ -10,10 +10,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.ai_sdk.reader import sdk_read
+from tests.chat.test_mcp import PLAIN_SERVER
 from tests.llmserver import LLMServer, Reply, ToolCall, llm_server
 from tests.servers import Server, running_server, stop_process
 from tests.terminal.conftest import SANDBOX_REMOVE, session_seed
@@ -26,9 +28,27 @@ SESSION = "chat-1"
 class ChatSite:
     server: Server
     llm: LLMServer
+    working_copy: Path
+    provider: str
 
     def url(self, path: str) -> str:
         return f"{self.server.base_url}/api/projects/local{path}"
+
+    def workspace_id(self) -> str:
+        """A new workspace on the working copy, made ready by the worker."""
+        body = {"path": str(self.working_copy), "sourceType": "local", "provider": self.provider}
+        status, created, _ = post(self, "/workspaces", body)
+        assert status in (200, 201), created
+        workspace_id: str = json.loads(created)["id"]
+        wait_for(lambda: workspace_status(self, workspace_id) == "ready", timeout=120)
+        return workspace_id
+
+
+def workspace_status(site: ChatSite, workspace_id: str) -> str:
+    status, body = get(site, f"/workspaces/{workspace_id}")
+    assert status == 200, body
+    value: str = json.loads(body)["status"]
+    return value
 
 
 @pytest.fixture
@@ -52,7 +72,9 @@ def site(provider_name, short_tmp) -> Iterator[ChatSite]:
         session_seed(server, session_id=SESSION, working_copy=working_copy, provider=provider_name)
         worker = server.start_worker(log=server.log)
         try:
-            yield ChatSite(server=server, llm=llm)
+            yield ChatSite(
+                server=server, llm=llm, working_copy=working_copy, provider=provider_name
+            )
         finally:
             stop_process(worker)
             server.manage("shell", "-c", SANDBOX_REMOVE)
@@ -110,18 +132,77 @@ def test_an_answer_streams_as_the_ai_sdk_reads_it_and_is_stored_as_it_rebuilt_it
     assert answer["metadata"]["usage"]["inputTokens"] > 0
 
 
-def test_a_tool_call_writes_a_file_the_session_shows(site):
+def test_tool_calls_write_a_file_and_run_a_command_the_session_s_diff_shows(site):
     write = ToolCall("call-1", "Write", json.dumps({"file_path": "notes.txt", "content": "hi\n"}))
-    site.llm.script(Reply(tool_calls=(write,)), Reply(text=("Written.",)))
+    run = ToolCall("call-2", "Bash", json.dumps({"command": "echo more >> README.md && id -un"}))
+    site.llm.script(Reply(tool_calls=(write, run)), Reply(text=("Written.",)))
 
     status, body, _ = post(site, "/chat", {"id": SESSION, "messages": [user_message("Write")]})
 
     assert status == 200
-    tool = next(p for p in sdk_read(body)["message"]["parts"] if p["type"] == "dynamic-tool")
-    assert (tool["toolName"], tool["state"]) == ("Write", "output-available")
+    tools = [p for p in sdk_read(body)["message"]["parts"] if p["type"] == "dynamic-tool"]
+    assert [(p["toolName"], p["state"]) for p in tools] == [
+        ("Write", "output-available"),
+        ("Bash", "output-available"),
+    ]
     read_status, read = get(site, f"/sessions/{SESSION}/files/read?path=notes.txt")
     assert read_status == 200, read
     assert b"hi" in read
+    status, diff = get(site, f"/sessions/{SESSION}/diff?format=files")
+    assert status == 200, diff
+    changed = {entry["path"]: entry["status"] for entry in json.loads(diff)["files"]}
+    assert changed == {"notes.txt": "added", "README.md": "modified"}
+
+
+def test_the_agent_calls_a_tool_of_its_mcp_stdio_server_running_in_the_sandbox(site):
+    (site.working_copy / "mcp_plain.py").write_text(PLAIN_SERVER)
+    git = ["git", "-C", str(site.working_copy), "-c", "user.name=T", "-c", "user.email=t@e.com"]
+    subprocess.run([*git, "add", "mcp_plain.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "An MCP server"], check=True)
+    status, body, _ = post(
+        site,
+        "/agents",
+        {
+            "name": "With tools",
+            "agentType": "opencode",
+            "mcpServers": [
+                {
+                    "name": "plain",
+                    "config": {
+                        "type": "stdio",
+                        "command": "python3",
+                        "args": ["mcp_plain.py"],
+                        "env": {"GREETING": "bonjour"},
+                    },
+                }
+            ],
+        },
+    )
+    assert status == 201, body
+    greet = ToolCall("call-1", "mcp__plain__greet", json.dumps({"name": "Ada"}))
+    site.llm.script(Reply(tool_calls=(greet,)), Reply(text=("Greeted.",)))
+
+    status, body, _ = post(
+        site,
+        "/chat",
+        {
+            "id": "chat-mcp",
+            "messages": [user_message("Greet Ada")],
+            "workspaceId": site.workspace_id(),
+            "agentId": json.loads(body)["id"],
+        },
+    )
+
+    assert status == 200, body
+    read = sdk_read(body)
+    assert [chunk for chunk in read["chunks"] if chunk["type"] == "error"] == []
+    offered = [tool["function"]["name"] for tool in site.llm.model_calls()[0].body["tools"]]
+    assert "mcp__plain__greet" in offered
+    tool = next(p for p in read["message"]["parts"] if p["type"] == "dynamic-tool")
+    assert (tool["toolName"], tool["state"]) == ("mcp__plain__greet", "output-available")
+    assert tool["output"] == "bonjour, Ada"
+    followed = site.llm.model_calls()[1].body["messages"][-1]
+    assert (followed["role"], followed["content"]) == ("tool", "bonjour, Ada")
 
 
 def test_nothing_running_is_a_204_and_a_second_client_follows_a_slow_answer(site):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -345,6 +346,28 @@ def test_a_tool_turn_changes_the_session_s_diff(site):
     assert status == 200, diff
     changed = {entry["path"]: entry["status"] for entry in json.loads(diff)["files"]}
     assert changed == {"notes.txt": "added", "README.md": "modified"}
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_the_user_reads_and_the_answer_is_saved(
+    site, short_tmp
+):
+    gone = git_copy(short_tmp / "gone")
+    status, body = site.call(
+        "POST", "/workspaces", {"path": str(gone), "sourceType": "local", "provider": "local"}
+    )
+    assert status in (200, 201), body
+    shutil.rmtree(gone)  # the folder went away before the session was made
+    site.llm.script(Reply(text=("Hi",)))
+
+    status, body = site.chat(site.first_message("Hello") | {"workspaceId": json.loads(body)["id"]})
+
+    assert status == 200, body
+    read = sdk_read(body)
+    errors = [chunk["errorText"] for chunk in read["chunks"] if chunk["type"] == "error"]
+    assert len(errors) == 1
+    assert errors[0].startswith("The session's sandbox could not start")
+    answer = site.messages()[-1]
+    assert (answer["role"], answer["id"]) == ("assistant", read["message"]["id"])
 
 
 # --- With sign-in on -----------------------------------------------------------------------------

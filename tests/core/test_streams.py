@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
 
-from apps.core.streams import REPLAY_BATCH, event_stream, sse_frame, stream_wake
+from apps.core.streams import (
+    REPLAY_BATCH,
+    event_stream,
+    sse_frame,
+    stream_announce,
+    stream_wake,
+)
 
 Line = tuple[int, str]
 DEADLINE_SECONDS = 60.0
@@ -24,6 +31,7 @@ class LineLog:
         self.group = group
         self.lines: list[Line] = []
         self.lock = threading.Lock()
+        self.reads = 0
 
     def append(self, text: str) -> int:
         with self.lock:
@@ -33,6 +41,7 @@ class LineLog:
 
     def after(self, seq: int, limit: int) -> list[Line]:
         with self.lock:
+            self.reads += 1
             return self.lines[seq : seq + limit]
 
     def last_seq(self) -> int | None:
@@ -44,6 +53,10 @@ class LineLog:
 
     def frame(self, entry: Line) -> str:
         return sse_frame("line", {"text": entry[1]}, entry[0])
+
+    @property
+    def poll_seconds(self) -> float:
+        return float(settings.EVENTS_POLL_SECONDS)
 
 
 def frame_of(seq: int) -> str:
@@ -128,3 +141,58 @@ def test_a_writer_that_cannot_wake_the_stream_is_read_by_the_next_poll(settings:
             await stream.aclose()
 
     assert async_to_sync(scenario)() == [frame_of(1), frame_of(2)]
+
+
+def test_a_wake_up_carrying_its_frames_is_relayed_without_reading_the_log(
+    quiet_stream_settings: None,
+) -> None:
+    log = LineLog("test-lines.relayed")
+
+    async def scenario() -> list[str]:
+        stream = event_stream(log, after_seq=0, slot=None)
+        try:
+            waiting = asyncio.ensure_future(frames(stream, 3))
+            await asyncio.sleep(0.1)  # the stream has read the (empty) log and waits
+            for _ in range(3):
+                seq = log.append(f"line {len(log.lines) + 1}")
+            await stream_announce(group=log.group, seq=seq, frames=[frame_of(n) for n in (1, 2, 3)])
+            return await waiting
+        finally:
+            await stream.aclose()
+
+    assert async_to_sync(scenario)() == [frame_of(1), frame_of(2), frame_of(3)]
+    assert log.reads == 0
+
+
+def test_frames_a_stream_already_sent_or_not_right_after_it_are_read_from_the_log(
+    quiet_stream_settings: None,
+) -> None:
+    log = LineLog("test-lines.gaps")
+
+    async def announce(first: int, last: int) -> None:
+        frames_sent = [frame_of(n) for n in range(first, last + 1)]
+        await stream_announce(group=log.group, seq=last, frames=frames_sent)
+
+    async def scenario() -> list[str]:
+        stream = event_stream(log, after_seq=0, slot=None)
+        try:
+            waiting = asyncio.ensure_future(frames(stream, 2))
+            await asyncio.sleep(0.1)
+            for _ in range(2):
+                log.append(f"line {len(log.lines) + 1}")
+            await announce(1, 2)
+            received = await waiting
+            for _ in range(2):
+                log.append(f"line {len(log.lines) + 1}")
+            await announce(2, 4)  # overlaps what the stream sent: only 3 and 4 are new
+            received += await frames(stream, 2)
+            for _ in range(3):
+                log.append(f"line {len(log.lines) + 1}")
+            await announce(6, 7)  # 5 is missing from it: the stream reads 5 to 7 from the log
+            received += await frames(stream, 3)
+        finally:
+            await stream.aclose()
+        return received
+
+    assert async_to_sync(scenario)() == [frame_of(seq) for seq in range(1, 8)]
+    assert log.reads == 1

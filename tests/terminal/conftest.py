@@ -11,6 +11,7 @@ from apps.sandbox.selectors import providers_available
 from tests.servers import Server, running_server
 
 SEED_SESSION = """
+import subprocess
 
 from apps.workspaces.models import Session, SessionStatus, SourceType, Workspace, WorkspaceStatus
 given = {given}
@@ -18,9 +19,12 @@ workspace = Workspace.objects.create(
     project_id="local", path=given["path"], source_type=SourceType.LOCAL,
     provider=given["provider"], status=WorkspaceStatus.READY,
 )
+head = subprocess.run(
+    ["git", "-C", given["path"], "rev-parse", "HEAD"], capture_output=True, text=True
+).stdout.strip()
 Session.objects.create(
     id=given["id"], project_id="local", workspace=workspace, name="Terminal",
-    status=SessionStatus.READY, workspace_path=given["path"],
+    status=SessionStatus.READY, workspace_path=given["path"], workspace_commit=head,
 )
 """
 

@@ -413,15 +413,14 @@ def error_words(error: BaseException) -> str:
     return str(getattr(error, "message", "") or error) or type(error).__name__
 
 
-async def session_settled(session_pk: UUID) -> Session:
+async def session_settled(session: Session) -> Session:
     """The session once its sandbox is made (a new session's session_init job makes it)."""
     read = off_loop(
-        lambda: Session.objects.select_related("project", "workspace", "agent").get(pk=session_pk)
+        lambda: Session.objects.select_related("project", "workspace", "agent").get(pk=session.pk)
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SESSION_READY_SECONDS
     while True:
-        session = await read()
         if session.status in SESSION_SETTLED:
             return session
         if session.status == SessionStatus.ERROR:
@@ -432,6 +431,7 @@ async def session_settled(session_pk: UUID) -> Session:
                 f"The session's sandbox could not start: the session is {session.status}"
             )
         await asyncio.sleep(0.5)
+        session = await read()
 
 
 class TurnSandbox:
@@ -442,13 +442,13 @@ class TurnSandbox:
         self.context = context
         self.use: Any = None
         self.renewing: asyncio.Task[None] | None = None
-        self.ready = asyncio.create_task(self._ready(session.pk))
+        self.ready = asyncio.create_task(self._ready(session))
 
     async def provider(self) -> SandboxProvider:
         return await self.ready
 
-    async def _ready(self, session_pk: UUID) -> SandboxProvider:
-        session = await session_settled(session_pk)
+    async def _ready(self, session: Session) -> SandboxProvider:
+        session = await session_settled(session)
         try:
             self.use = await off_loop(self._hold)(session)
             self.renewing = asyncio.create_task(keep_sandbox(self.use))

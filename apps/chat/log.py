@@ -4,7 +4,7 @@ a turn, from any tab and any server process, replays it from the start and then 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -51,19 +51,38 @@ class LogTaken(Exception):
     """Another writer appended to the turn's log: it is no longer this writer's."""
 
 
+Batch = tuple[int, Sequence[uistream.Chunk | str]]
+
+
 @transaction.atomic
+def logs_write(batches: Mapping[UUID, Batch]) -> dict[UUID, int | None]:
+    """Appends to several turns' logs at once: for each turn, its chunks (`[DONE]` last) after
+    the seq given with them, the newest as the turn's one writer knows it (the web process that
+    begins the turn, then the runner holding it, or the runner saving it as interrupted).
+    Returns each turn's new newest seq, or None for a turn another writer appended to meanwhile
+    (nothing is written to it; the others are). One transaction, so a runner's many turns cost
+    one commit. The caller wakes the streams once it is committed."""
+    written: dict[UUID, int | None] = {}
+    rows: list[ChatChunk] = []
+    for turn_id, (after_seq, chunks) in batches.items():
+        last = after_seq + len(chunks)
+        if not ChatTurn.objects.filter(pk=turn_id, last_seq=after_seq).update(last_seq=last):
+            written[turn_id] = None
+            continue
+        written[turn_id] = last
+        rows += [
+            ChatChunk(turn_id=turn_id, seq=after_seq + 1 + index, data=chunk)
+            for index, chunk in enumerate(chunks)
+        ]
+    ChatChunk.objects.bulk_create(rows)
+    return written
+
+
 def chunks_write(*, turn_id: UUID, after_seq: int, chunks: Sequence[uistream.Chunk | str]) -> int:
-    """Appends `chunks` (`[DONE]` last) after `after_seq`, the newest seq as the turn's one
-    writer knows it (the web process that begins the turn, then the runner holding it, or the
-    runner saving it as interrupted); returns the new newest seq. Raises LogTaken when another
-    writer appended meanwhile. The caller wakes the streams once it is committed."""
-    last = after_seq + len(chunks)
-    if not ChatTurn.objects.filter(pk=turn_id, last_seq=after_seq).update(last_seq=last):
+    """One turn's `logs_write`; LogTaken when another writer appended meanwhile."""
+    last = logs_write({turn_id: (after_seq, chunks)})[turn_id]
+    if last is None:
         raise LogTaken(f"the log of turn {turn_id} moved past seq {after_seq}")
-    ChatChunk.objects.bulk_create(
-        ChatChunk(turn_id=turn_id, seq=after_seq + 1 + index, data=chunk)
-        for index, chunk in enumerate(chunks)
-    )
     return last
 
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -26,7 +27,7 @@ from django.utils import timezone
 from apps.chat import uistream
 from apps.chat.agent import AgentTurn, TurnContext, TurnStopped, error_words, turn_context
 from apps.chat.llm import LLMError
-from apps.chat.log import LogTaken, chunks_append, chunks_write, turn_chunks, turn_group
+from apps.chat.log import Batch, chunks_append, logs_write, turn_chunks, turn_group
 from apps.chat.models import ChatTurn, Message, MessageRole, TurnStatus
 from apps.core.database import DATABASE_UNAVAILABLE, Backoff, database_retry, database_unavailable
 from apps.core.jobs import worker_name
@@ -107,10 +108,14 @@ def message_save(*, turn_id: UUID, message: uistream.UIMessage) -> None:
     )
 
 
-def turns_recover() -> int:
-    """Saves the turns whose runner died as interrupted, and ends their logs."""
+def turns_recover(*, alive: list[UUID]) -> int:
+    """Saves the turns whose runner died as interrupted, and ends their logs. `alive`: the
+    turns the calling runner holds, which it knows are not (their lease may have run out while
+    a renewal waited for the database)."""
     recovered = 0
-    stale = ChatTurn.objects.filter(status=TurnStatus.RUNNING, lease_until__lt=timezone.now())
+    stale = ChatTurn.objects.filter(
+        status=TurnStatus.RUNNING, lease_until__lt=timezone.now()
+    ).exclude(pk__in=alive)
     for turn in stale:
         with transaction.atomic():
             taken = ChatTurn.objects.filter(
@@ -151,9 +156,14 @@ def interrupted(metadata: uistream.MessageMetadata, by: str) -> uistream.Message
 
 
 def calls_closed(assembler: uistream.MessageAssembler) -> list[uistream.Chunk]:
-    """An error for each tool call the turn left without its output."""
+    """An error for each tool call the turn left without its output; a call cut while its
+    input streamed keeps what had arrived of it (a stored tool part always has an input)."""
     return [
         uistream.tool_output_error(part["toolCallId"], CANCELLED_CALL)
+        if part["state"] == "input-available"
+        else uistream.tool_input_error(
+            part["toolCallId"], part["toolName"], part.get("input", {}), CANCELLED_CALL
+        )
         for part in assembler.tool_calls_open()
     ]
 
@@ -161,70 +171,101 @@ def calls_closed(assembler: uistream.MessageAssembler) -> list[uistream.Chunk]:
 # --- One turn ------------------------------------------------------------------------------------
 
 
-class ChunkWriter:
-    """Appends a turn's chunks to its log in order, in batches: the chunks that arrive while
-    one write is under way go in the next, so a fast model costs few writes. Each batch, once
-    committed, is announced to the turn's streams with its frames, so relaying it needs no
-    read; the announcements go out in order, while the next batch is written."""
+@dataclass
+class TurnLog:
+    """What the runner knows of one turn's log."""
 
-    def __init__(self, turn_id: UUID, last_seq: int) -> None:
-        self.turn_id = turn_id
-        self.last_seq = last_seq
-        self.group = turn_group(turn_id)
-        self.pending: list[uistream.Chunk | str] = []
+    last_seq: int
+    pending: list[uistream.Chunk | str] = field(default_factory=list)
+    writing: bool = False
+    taken: bool = False
+    announced: asyncio.Task[None] | None = None
+
+
+class TurnLogs:
+    """The logs of the runner's turns, written by one task: every chunk the turns produced
+    while the last write was under way goes in the next, one transaction for all of them, so
+    a fast model costs few writes and many turns few commits. Each turn's batch, once
+    committed, is announced to its streams with its frames (relaying it needs no read); a
+    turn's announcements go out in order, while the next write is under way."""
+
+    def __init__(self) -> None:
+        self.logs: dict[UUID, TurnLog] = {}
         self.ready = asyncio.Event()
-        self.closing = False
-        self.announced: asyncio.Task[None] | None = None
-        self.task = asyncio.create_task(self._write_forever())
+        self.written = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
 
-    def append(self, chunk: uistream.Chunk | str) -> None:
-        self.pending.append(chunk)
-        self.ready.set()
+    def open(self, turn_id: UUID, last_seq: int) -> None:
+        if self.task is None:  # the runner's loop is running by now
+            self.task = asyncio.create_task(self._write_forever())
+        self.logs[turn_id] = TurnLog(last_seq=last_seq)
 
-    async def close(self) -> None:
-        self.closing = True
-        self.ready.set()
-        await self.task
+    def append(self, turn_id: UUID, chunk: uistream.Chunk | str) -> None:
+        log = self.logs[turn_id]
+        if not log.taken:
+            log.pending.append(chunk)
+            self.ready.set()
 
-    def _write(self, batch: list[uistream.Chunk | str]) -> int:
-        return database_retry(
-            lambda: chunks_write(turn_id=self.turn_id, after_seq=self.last_seq, chunks=batch)
-        )
-
-    def _announce(self, seq: int, frames: list[str]) -> None:
-        previous = self.announced
-
-        async def announce() -> None:
-            if previous is not None:
-                await previous
-            await stream_announce(group=self.group, seq=seq, frames=frames)
-
-        self.announced = asyncio.create_task(announce())
+    async def close(self, turn_id: UUID) -> None:
+        """Once the turn's chunks are written and announced, forgets the turn."""
+        log = self.logs[turn_id]
+        while log.pending or log.writing:
+            written = self.written
+            await written.wait()
+        if log.announced is not None:
+            await log.announced
+        del self.logs[turn_id]
 
     async def _write_forever(self) -> None:
         while True:
             await self.ready.wait()
             self.ready.clear()
-            if self.pending:
-                batch, self.pending = self.pending, []
-                try:
-                    self.last_seq = await off_loop(self._write)(batch)
-                except LogTaken:
-                    # Its lease ran out and another runner saved it as interrupted.
-                    logger.warning(
-                        "chat turn %s was taken over; its output is dropped", self.turn_id
-                    )
-                    return
-                self._announce(self.last_seq, [uistream.frame(chunk) for chunk in batch])
-            if self.closing and not self.pending:
-                if self.announced is not None:
-                    await self.announced
-                return
+            batches = {turn_id: log for turn_id, log in self.logs.items() if log.pending}
+            chunks = {turn_id: log.pending for turn_id, log in batches.items()}
+            for log in batches.values():
+                log.pending, log.writing = [], True
+            try:
+                written = await off_loop(logs_write_retried)(
+                    {turn_id: (batches[turn_id].last_seq, chunks[turn_id]) for turn_id in batches}
+                )
+            except Exception:  # lost: the turns' leases run out and they are saved as interrupted
+                logger.exception("could not write the chunks of %d chat turns", len(batches))
+                written = dict.fromkeys(batches)
+            for turn_id, log in batches.items():
+                log.writing = False
+                last_seq = written[turn_id]
+                if last_seq is None:
+                    logger.warning("chat turn %s: its log is no longer this runner's", turn_id)
+                    log.taken, log.pending = True, []
+                    continue
+                log.last_seq = last_seq
+                frames = [uistream.frame(chunk) for chunk in chunks[turn_id]]
+                log.announced = turn_announce(turn_id, last_seq, frames, after=log.announced)
+            self.written.set()
+            self.written = asyncio.Event()
+
+
+def logs_write_retried(batches: dict[UUID, Batch]) -> dict[UUID, int | None]:
+    return database_retry(lambda: logs_write(batches))
+
+
+def turn_announce(
+    turn_id: UUID, seq: int, frames: list[str], *, after: asyncio.Task[None] | None
+) -> asyncio.Task[None]:
+    """Announces the turn's frames up to `seq` once the announcement `after` went out."""
+
+    async def announce() -> None:
+        if after is not None:
+            await after
+        await stream_announce(group=turn_group(turn_id), seq=seq, frames=frames)
+
+    return asyncio.create_task(announce())
 
 
 class TurnRunner:
     def __init__(self, name: str) -> None:
         self.name = name
+        self.logs = TurnLogs()
         self.turns: dict[UUID, asyncio.Task[None]] = {}
         self.generating: dict[UUID, asyncio.Task[None]] = {}
         self.stopped_by: dict[UUID, str] = {}
@@ -244,7 +285,7 @@ class TurnRunner:
                     await self._cancels()
                     if loop.time() >= recover_at:
                         recover_at = loop.time() + settings.CHAT_TURN_LEASE_SECONDS / 2
-                        await off_loop(turns_recover, RUNNER_CALLS)()
+                        await off_loop(turns_recover, RUNNER_CALLS)(alive=list(self.turns))
                 except DATABASE_UNAVAILABLE as error:
                     # Reported (once per outage) off the loop: it closes a connection.
                     await off_loop(database_unavailable)(error)
@@ -303,15 +344,17 @@ class TurnRunner:
             generating.cancel()
 
     async def _turn(self, turn_id: UUID) -> None:
-        writer: ChunkWriter | None = None
+        logs = self.logs
+        opened = False
         try:
             context: TurnContext = await off_loop(turn_context)(turn_id)
-            writer = log = ChunkWriter(turn_id, context.last_seq)
+            logs.open(turn_id, context.last_seq)
+            opened = True
             assembler = uistream.MessageAssembler(context.message_id)
 
             def emit(chunk: uistream.Chunk) -> None:
                 assembler.add(chunk)
-                log.append(chunk)
+                logs.append(turn_id, chunk)
 
             assembler.add(uistream.start(context.message_id))  # in the log since the turn began
             agent = AgentTurn(context, emit)
@@ -336,13 +379,13 @@ class TurnRunner:
                     turn_id=turn_id, runner_name=self.name, status=status, message=message
                 )
             )
-            log.append(uistream.DONE)
+            logs.append(turn_id, uistream.DONE)
         except Exception:
             logger.exception("chat turn %s failed", turn_id)
         finally:
             self.generating.pop(turn_id, None)
-            if writer is not None:
-                await writer.close()
+            if opened:
+                await logs.close(turn_id)
 
     async def _generate(self, turn_id: UUID, agent: AgentTurn) -> tuple[TurnStatus, str]:
         """Runs the agent; the turn's status and the error its user reads ("" when none)."""

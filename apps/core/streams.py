@@ -110,14 +110,17 @@ def connection_close() -> None:
 
 
 def connection_released(read: Callable[P, T]) -> Callable[P, T]:
-    """`read`, after which the thread's connection goes back to the pool (or is closed)."""
+    """`read`, after which the thread's connection goes back to the pool (or is closed). For
+    the few shared threads that run such calls, a SQLite connection is kept instead: opening
+    one again costs more than most calls it serves, and it holds no server's connection slot."""
 
     @wraps(read)
     def released(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return read(*args, **kwargs)
         finally:
-            connection_close()
+            if connection.vendor != "sqlite":
+                connection_close()
 
     return released
 

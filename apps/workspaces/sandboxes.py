@@ -114,9 +114,11 @@ def session_sandbox_start(session: Session) -> SandboxProvider:
             raise ConflictError(f"The session is {session.status}")
         provider = session_sandbox_provider(session)
         sandbox = str(session.uuid)
-        if provider.status(sandbox).state == SandboxState.MISSING:
+        state = provider.status(sandbox).state
+        if state == SandboxState.MISSING:
             provider.create(session_sandbox_spec(session))
-        provider.start(sandbox)
+        if state != SandboxState.RUNNING:
+            provider.start(sandbox)
         session.sandbox_provider = provider.name
         session.sandbox_active_at = timezone.now()
         session.sandbox_stopped_reason = ""

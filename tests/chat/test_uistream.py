@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from apps.chat import uistream
+from apps.chat.runner import calls_closed
 from tests.ai_sdk.reader import sdk_read
 
 
@@ -87,3 +88,27 @@ def test_a_turn_cut_short_by_an_error_is_rebuilt_as_far_as_it_went():
     assert read["chunks"] == chunks
     assert assembled(chunks)["parts"][:-1] == read["message"]["parts"][:-1]
     assert assembled(chunks)["metadata"] == read["message"]["metadata"]
+
+
+def test_a_tool_call_cut_while_its_input_streamed_is_stored_with_an_input_as_the_sdk_has_it():
+    chunks: list[uistream.Chunk] = [
+        uistream.start("msg-1"),
+        uistream.start_step(),
+        uistream.tool_input_start("call-1", "Write"),
+        uistream.tool_input_delta("call-1", '{"file_path": "a.t'),
+    ]
+    assembler = uistream.MessageAssembler("msg-1")
+    for chunk in chunks:
+        assembler.add(chunk)
+
+    ending = [
+        *calls_closed(assembler),
+        uistream.finish({"model": "m", "usage": {"inputTokens": 0, "outputTokens": 0}}),
+    ]
+    read = sdk_read(body_of([*chunks, *ending]))
+
+    tool = next(part for part in read["message"]["parts"] if part["type"] == "dynamic-tool")
+    assert (tool["state"], tool["input"]) == ("output-error", {})
+    for chunk in ending:
+        assembler.add(chunk)
+    assert assembler.message()["parts"] == read["message"]["parts"]

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from apps.core.masking import MASK, SecretMasker
+from discobot.redaction import MASK, SecretMasker
 
 CANARY = "sk-canary-0123456789abcdef"
 

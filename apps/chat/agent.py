@@ -40,6 +40,7 @@ from apps.chat.mcp import MCPServerConfig, agent_mcp_servers
 from apps.chat.models import ChatTurn, Message
 from apps.chat.tools import BUILTIN_TOOLS, ToolBox
 from apps.core.streams import connection_released, off_loop
+from apps.credentials.selectors import project_secrets
 from apps.sandbox.provider import SandboxProvider
 from apps.workspaces.models import SandboxUseKind, Session, SessionStatus
 from apps.workspaces.sandboxes import (
@@ -48,6 +49,7 @@ from apps.workspaces.sandboxes import (
     sandbox_use_renew,
     session_sandbox_provider,
 )
+from discobot.redaction import SecretMasker
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ class TurnContext:
     system_prompt: str
     history: list[dict[str, Any]]
     mcp_servers: list[MCPServerConfig] = field(default_factory=list)
+    # Masked out of the turn's tool results and stream (`apps.chat.masking`).
+    secrets: list[str] = field(default_factory=list, repr=False)
 
 
 def turn_model(session: Session) -> tuple[str, bool]:
@@ -103,7 +107,7 @@ def turn_model(session: Session) -> tuple[str, bool]:
 
 @connection_released
 def turn_context(turn_id: UUID) -> TurnContext:
-    turn = ChatTurn.objects.select_related("session__agent").get(pk=turn_id)
+    turn = ChatTurn.objects.select_related("session__agent", "session__project").get(pk=turn_id)
     session = turn.session
     model, allow_no_auth = turn_model(session)
     messages = Message.objects.filter(session=session).exclude(message_id=turn.message_id)
@@ -120,6 +124,7 @@ def turn_context(turn_id: UUID) -> TurnContext:
         system_prompt=(agent.system_prompt if agent is not None else "") or SYSTEM_PROMPT,
         history=[{"role": m.role, "parts": m.parts} for m in messages],
         mcp_servers=agent_mcp_servers(agent=agent) if agent is not None else [],
+        secrets=project_secrets(project=session.project),
     )
 
 
@@ -296,7 +301,10 @@ class AgentTurn:
                     nonlocal box
                     if box is None:
                         tools = ToolBox(
-                            await sandbox.provider(), str(session.uuid), self.context.mcp_servers
+                            await sandbox.provider(),
+                            str(session.uuid),
+                            self.context.mcp_servers,
+                            masker=SecretMasker(self.context.secrets),
                         )
                         box = await stack.enter_async_context(tools)
                     return box

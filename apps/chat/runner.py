@@ -28,11 +28,13 @@ from apps.chat import uistream
 from apps.chat.agent import AgentTurn, TurnContext, TurnStopped, error_words, turn_context
 from apps.chat.llm import LLMError
 from apps.chat.log import Batch, chunks_append, logs_write, turn_chunks, turn_group
+from apps.chat.masking import ChunkMasker
 from apps.chat.models import ChatTurn, Message, MessageRole, TurnStatus
 from apps.core.database import DATABASE_UNAVAILABLE, Backoff, database_retry, database_unavailable
 from apps.core.jobs import worker_name
 from apps.core.runners import runner
 from apps.core.streams import EventWakeups, off_loop, stream_announce, stream_wake
+from discobot.redaction import SecretMasker
 
 logger = logging.getLogger(__name__)
 
@@ -352,9 +354,12 @@ class TurnRunner:
             opened = True
             assembler = uistream.MessageAssembler(context.message_id)
 
+            masked = ChunkMasker(SecretMasker(context.secrets))
+
             def emit(chunk: uistream.Chunk) -> None:
-                assembler.add(chunk)
-                logs.append(turn_id, chunk)
+                for sent in masked(chunk):
+                    assembler.add(sent)
+                    logs.append(turn_id, sent)
 
             assembler.add(uistream.start(context.message_id))  # in the log since the turn began
             agent = AgentTurn(context, emit)

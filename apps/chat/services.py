@@ -9,12 +9,15 @@ from django.db import IntegrityError, transaction
 from apps.accounts.models import User
 from apps.chat import uistream
 from apps.chat.log import chunks_write
+from apps.chat.masking import masked_value
 from apps.chat.models import TURN_ACTIVE, ChatTurn, Message, MessageRole
 from apps.chat.runner import runners_wake
+from apps.credentials.selectors import project_secrets
 from apps.projects.models import Project
 from apps.workspaces.models import Session
 from apps.workspaces.services import session_create
 from discobot.errors import ApplicationError, ConflictError
+from discobot.redaction import SecretMasker
 
 REGENERATE = "regenerate-message"
 # What a client may say in a user message; anything else is dropped, never trusted.
@@ -67,7 +70,9 @@ def chat_turn_begin(*, project: Project, user: User | None, request: ChatRequest
     regenerate = request.trigger == REGENERATE
     if not regenerate and new.get("role") != "user":
         raise ApplicationError("The last message must be the user's")
-    parts = [] if regenerate else user_parts(new)
+    # A secret the user pasted is not kept (nor sent to the model) either.
+    masker = SecretMasker(project_secrets(project=project))
+    parts = [] if regenerate else masked_value(user_parts(new), masker)
     session = project.sessions.filter(id=request.session_id).first()
     if session is None:
         if not request.workspace_id or not request.agent_id:

@@ -20,9 +20,11 @@ import anyio
 import anyio.to_thread
 from django.conf import settings
 
+from apps.chat.masking import masked_value
 from apps.chat.mcp import MCPConnections, MCPServerConfig
 from apps.chat.tools_base import ToolError, ToolResult
 from apps.sandbox.provider import WORKSPACE, ExecResult, SandboxProvider
+from discobot.redaction import SecretMasker
 
 BASH_TIMEOUT_DEFAULT = 120.0
 READ_LINES_DEFAULT = 2000
@@ -230,8 +232,10 @@ class ToolBox:
         provider: SandboxProvider,
         session_uuid: str,
         mcp_servers: Sequence[MCPServerConfig] = (),
+        masker: SecretMasker | None = None,
     ) -> None:
         self.provider = provider
+        self.masker = masker or SecretMasker(())
         self.session_uuid = session_uuid
         self.mcp = MCPConnections(provider, session_uuid, mcp_servers)
         self._builtins: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
@@ -263,7 +267,15 @@ class ToolBox:
         return BUILTIN_TOOLS + [{"type": "function", "function": spec} for spec in self.mcp.specs()]
 
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
-        """Runs a tool; whatever goes wrong comes back as the result's error, never raised."""
+        """Runs a tool; whatever goes wrong comes back as the result's error, never raised.
+        The project's secrets are masked out of the result before anyone sees it."""
+        result = await self._call(name, arguments)
+        return ToolResult(
+            output=masked_value(result.output, self.masker),
+            error=self.masker.mask(result.error) if result.error is not None else None,
+        )
+
+    async def _call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         try:
             if name in self._builtins:
                 spec = next(spec for spec in BUILTIN_SPECS if spec["name"] == name)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from discobot.redaction import encoded_forms
 from tests.ai_sdk.reader import sdk_read
 from tests.chat.test_mcp import PLAIN_SERVER
 from tests.llmserver import LLMServer, Reply, ToolCall, llm_server
@@ -258,3 +259,44 @@ def test_an_unknown_project_hides_every_chat_route(site):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 404
+
+
+CANARY = "sk-canary-4f9c2e7a1b3d5f60"
+
+
+def test_a_stored_key_printed_by_a_tool_or_said_by_the_model_is_masked_everywhere(site):
+    status, created, _ = post(site, "/credentials", {"provider": "anthropic", "apiKey": CANARY})
+    assert status in (200, 201), created
+    command = f"echo {CANARY}; echo 'KEY={CANARY}' | base64"
+    half = len(CANARY) // 2
+    site.llm.script(
+        Reply(tool_calls=(ToolCall("call-1", "Bash", json.dumps({"command": command})),)),
+        Reply(text=("The key is ", CANARY[:half], CANARY[half:], ".")),  # split across deltas
+    )
+
+    status, body, _ = post(
+        site, "/chat", {"id": SESSION, "messages": [user_message(f"Use {CANARY}")]}
+    )
+
+    assert status == 200
+    read = sdk_read(body)
+    answer = [part["text"] for part in read["message"]["parts"] if part["type"] == "text"]
+    assert answer == ["The key is ****."]
+    tool = next(p for p in read["message"]["parts"] if p["type"] == "dynamic-tool")
+    assert tool["output"]["stdout"].startswith("****\n")
+    seen = {
+        "the stream": body.decode(),
+        "the messages": get(site, f"/sessions/{SESSION}/messages")[1].decode(),
+        # What the model is told (its own tool call it wrote itself, so it is not checked).
+        "the model": json.dumps(
+            [
+                message
+                for call in site.llm.model_calls()
+                for message in call.body["messages"]
+                if message["role"] in ("user", "tool")
+            ]
+        ),
+        "the database": site.server.manage("dumpdata").stdout,
+    }
+    for where, text in seen.items():
+        assert [form for form in encoded_forms(CANARY) if form in text] == [], where

@@ -10,11 +10,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.credentials.selectors import project_secrets
 from apps.terminal.models import TerminalEntryType, TerminalHistory, TerminalTranscript
 from apps.terminal.transcripts import CAPTURE_TIMEOUT_SECONDS, new_lines, sandbox_terminals_read
 from apps.workspaces.models import Session
 from apps.workspaces.sandboxes import session_sandbox_provider
 from discobot.errors import ConflictError, NotFoundError
+from discobot.redaction import SecretMasker
 
 # Longer than a capture can take (its exec is bounded), so a lease outlives only a dead holder.
 CAPTURE_LEASE = timedelta(seconds=2 * CAPTURE_TIMEOUT_SECONDS)
@@ -41,10 +43,13 @@ def transcript_capture(*, session: Session, final: bool = False) -> int:
             terminals = sandbox_terminals_read(provider, str(session.uuid))
         except (ConflictError, NotFoundError):
             terminals = {}
+        # Masked before anything is compared or kept: the recorded tail lines are stored too.
+        masker = SecretMasker(project_secrets(project=session.project))
         lines: list[str] = []
         states = {}
         for key, captured in terminals.items():
-            found = new_lines(captured, transcript.terminals.get(key, {}), final=final)
+            shown = [masker.mask(line) for line in captured]
+            found = new_lines(shown, transcript.terminals.get(key, {}), final=final)
             lines += found.lines
             states[key] = found.state
         transcript_append(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from apps.credentials.services import credential_api_key_store
 from apps.sandbox.local import tmux_socket
 from apps.sandbox.provider import SandboxProvider
 from apps.sandbox.selectors import provider_get, providers_available
@@ -16,6 +17,7 @@ from apps.terminal.services import transcript_capture
 from apps.workspaces.models import Session, SessionStatus
 from apps.workspaces.sandboxes import session_sandbox_spec
 from apps.workspaces.signals import sandbox_stopping
+from discobot.redaction import encoded_forms
 from tests.waiting import wait_for
 from tests.workspaces.factories import SessionFactory, WorkspaceFactory
 
@@ -189,3 +191,19 @@ def test_history_is_searchable_after_the_sandbox_is_removed(
     ]
     # The cursor's line too: the terminal ended with the sandbox.
     assert history(session)[-1] == "no-newline$"
+
+
+def test_a_stored_key_printed_in_the_terminal_is_masked_in_the_transcript(provider, session):
+    canary = "sk-canary-7d1e5b3a9c2f4e60"
+    credential_api_key_store(project=session.project, provider="openai", api_key=canary)
+    terminal = Terminal(provider, session, "main")
+    terminal.run(f"echo {canary} | base64; echo done", shows="done")
+
+    transcript_capture(session=session)
+    transcript_capture(session=session)  # compared with the masked lines kept: nothing twice
+
+    lines = history(session)
+    assert lines.count("done") == 1
+    assert lines[0] == "$ echo **** | base64; echo done"
+    kept = [*lines, str(TerminalTranscript.objects.get(session=session).terminals)]
+    assert [form for form in encoded_forms(canary) if any(form in line for line in kept)] == []

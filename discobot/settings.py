@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.google",
     "apps.core",
     "apps.accounts",
+    "apps.audit",
     "apps.projects",
     "apps.workspaces",
     "apps.agents",
@@ -133,6 +134,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Makes the request the one whose caller and address the audit log records.
+    "apps.audit.context.AuditRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -549,6 +552,9 @@ SANDBOX_USE_LEASE_SECONDS = env.float("SANDBOX_USE_LEASE_SECONDS", default=120.0
 TERMINAL_CAPTURE_SECONDS = env.float("TERMINAL_CAPTURE_SECONDS", default=10.0)
 TERMINAL_HISTORY_MAX_LINES = env.int("TERMINAL_HISTORY_MAX_LINES", default=10000)
 TERMINAL_HISTORY_RETENTION_DAYS = env.int("TERMINAL_HISTORY_RETENTION_DAYS", default=30)
+# The audit log keeps entries this many days; the worker's daily pass (and
+# `manage.py prune_audit`) deletes older ones.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 # How often the worker compares sessions with the sandboxes the providers really hold (and
 # stops idle ones); it also does so when it starts.
 SANDBOX_RECONCILE_SECONDS = env.float("SANDBOX_RECONCILE_SECONDS", default=60.0)

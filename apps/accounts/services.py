@@ -3,15 +3,18 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.selectors import api_token_hash
+from apps.accounts.signals import api_token_created
 from discobot.errors import ApplicationError, NotFoundError
 
 API_TOKEN_PREFIX = "dbt_"  # noqa: S105 (a marker for secret scanners, not a secret)
 
 
+@transaction.atomic
 def api_token_create(
     *, user: User, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
@@ -26,6 +29,7 @@ def api_token_create(
         prefix=raw_token[:12],
         expires_at=expires_at,
     )
+    api_token_created.send(sender=ApiToken, token=token)
     return token, raw_token
 
 

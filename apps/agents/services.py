@@ -6,6 +6,7 @@ from django.db import transaction
 
 from apps.agents.models import MCP_SERVER_SECRETS, Agent, AgentMCPServer
 from apps.agents.selectors import SECRET_MASK, mcp_server_secrets
+from apps.audit.services import audit_changes, audit_record
 from apps.projects.models import Project
 from discobot.errors import ApplicationError, ConflictError
 
@@ -67,13 +68,40 @@ def agent_create(
         is_default=not project.agents.filter(is_default=True).exists(),
     )
     mcp_servers_replace(agent=agent, servers=mcp_servers or [])
+    agent_audit(agent, "agent.created", changes=audit_changes({}, agent_audit_fields(agent)))
     return agent
+
+
+def agent_audit_fields(agent: Agent) -> dict[str, Any]:
+    """What the audit log shows of an agent: its MCP servers by name only (their env and
+    header values are secrets, and an argument or a URL may carry one too)."""
+    return {
+        "name": agent.name,
+        "agent_type": agent.agent_type,
+        "description": agent.description,
+        "system_prompt": agent.system_prompt,
+        "model": agent.model,
+        "is_default": agent.is_default,
+        "mcp_servers": sorted(server.name for server in agent.mcp_servers.all()),
+    }
+
+
+def agent_audit(agent: Agent, action: str, **fields: Any) -> None:
+    audit_record(
+        project_id=agent.project_id,
+        action=action,
+        target_type="agent",
+        target_id=agent.id,
+        target_label=agent.name,
+        **fields,
+    )
 
 
 @transaction.atomic
 def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
     """Fields present change; an empty description or prompt keeps the old one (contract §2),
     null clears it. An empty or null model means the agent type's default."""
+    before = agent_audit_fields(agent)
     for field in ("name", "agent_type"):
         if field in changes:
             setattr(agent, field, changes[field])
@@ -89,6 +117,14 @@ def agent_update(*, agent: Agent, changes: dict[str, Any]) -> Agent:
     agent.save()
     if "mcp_servers" in changes:
         mcp_servers_replace(agent=agent, servers=changes["mcp_servers"] or [])
+    changed = audit_changes(before, agent_audit_fields(agent))
+    if "mcp_servers" in changes:
+        # Replaced even when the names stay: a config, an env or a header may have changed.
+        changed["mcp_servers"] = [
+            before["mcp_servers"],
+            sorted(s["name"] for s in changes["mcp_servers"] or []),
+        ]
+    agent_audit(agent, "agent.updated", changes=changed)
     return agent
 
 
@@ -97,6 +133,7 @@ def agent_delete(*, agent: Agent) -> None:
     """Its sessions fall back to the project's default agent; a new default is chosen."""
     project = agent.project
     was_default = agent.is_default
+    agent_audit(agent, "agent.deleted")
     agent.delete()
     if was_default:
         successor = project.agents.order_by("created_at", "id").first()
@@ -110,5 +147,11 @@ def agent_default_set(*, agent: Agent) -> None:
     Agent.objects.filter(project_id=agent.project_id, is_default=True).exclude(id=agent.id).update(
         is_default=False
     )
+    was_default = agent.is_default
     agent.is_default = True
     agent.save(update_fields=["is_default", "updated_at"])
+    agent_audit(
+        agent,
+        "agent.updated",
+        changes=audit_changes({"is_default": was_default}, {"is_default": True}),
+    )

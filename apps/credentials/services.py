@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.audit.services import audit_changes, audit_record
 from apps.credentials import oauth
 from apps.credentials.models import CREDENTIAL_SECRET, AuthType, Credential
 from apps.credentials.providers import (
@@ -42,9 +43,11 @@ def credential_store(
     base_url: str = "",
 ) -> Credential:
     """Creates or replaces the project's credential for `provider` (one per provider)."""
-    credential, _ = Credential.objects.select_for_update().get_or_create(
+    credential, created = Credential.objects.select_for_update().get_or_create(
         project=project, provider=provider, defaults={"encrypted_data": b""}
     )
+    # The secret is always replaced: recorded as changed, its values never.
+    before = {} if created else {**credential_audit_fields(credential), "secret": "stored"}
     credential.name = name or PROVIDER_NAMES.get(provider, provider)
     credential.auth_type = auth_type
     credential.expires_at = expires_at
@@ -53,7 +56,34 @@ def credential_store(
     credential.base_url = base_url
     CREDENTIAL_SECRET.seal(credential, secret)
     credential.save()
+    after = {**credential_audit_fields(credential), "secret": "given"}
+    credential_audit(
+        credential,
+        "credential.created" if created else "credential.updated",
+        changes=audit_changes(before, after, secret=["secret"]),
+    )
     return credential
+
+
+def credential_audit_fields(credential: Credential) -> dict[str, Any]:
+    """What the audit log shows of a credential: everything but its secret."""
+    return {
+        "name": credential.name,
+        "auth_type": credential.auth_type,
+        "base_url": credential.base_url,
+        "expires_at": credential.expires_at,
+    }
+
+
+def credential_audit(credential: Credential, action: str, **fields: Any) -> None:
+    audit_record(
+        project_id=credential.project_id,
+        action=action,
+        target_type="credential",
+        target_id=credential.provider,
+        target_label=credential.name,
+        **fields,
+    )
 
 
 def credential_api_key_store(
@@ -75,10 +105,13 @@ def credential_api_key_store(
     )
 
 
+@transaction.atomic
 def credential_delete(*, project: Project, provider: str) -> None:
-    deleted, _ = project.credentials.filter(provider=provider).delete()
-    if not deleted:
+    credential = project.credentials.filter(provider=provider).first()
+    if credential is None:
         raise NotFoundError("Credential not found")
+    credential.delete()
+    credential_audit(credential, "credential.deleted")
 
 
 def oauth_credential_store(*, project: Project, provider: str, tokens: oauth.Tokens) -> Credential:

@@ -6,12 +6,14 @@ import re
 import secrets
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.audit.services import audit_changes, audit_record
 from apps.core.streams import stream_wake
 from apps.projects.events import ProjectEventData, project_events_group
 from apps.projects.models import (
@@ -52,12 +54,27 @@ def project_create(*, user: User, name: str) -> Project:
     ProjectMember.objects.create(
         project=project, user=user, role=Role.OWNER, accepted_at=timezone.now()
     )
+    project_audit(project, "project.created", changes=audit_changes({}, {"name": name}))
     return project
 
 
+def project_audit(project: Project, action: str, **fields: Any) -> None:
+    audit_record(
+        project_id=project.id,
+        action=action,
+        target_type="project",
+        target_id=project.id,
+        target_label=project.name,
+        **fields,
+    )
+
+
+@transaction.atomic
 def project_update(*, project: Project, name: str) -> Project:
+    changes = audit_changes({"name": project.name}, {"name": name})
     project.name = name
     project.save(update_fields=["name", "updated_at"])
+    project_audit(project, "project.updated", changes=changes)
     return project
 
 
@@ -66,19 +83,39 @@ def project_delete(*, project: Project) -> None:
     """Deletes the project and everything under it (workspaces, sessions, agents, ...) at once."""
     if project.id == LOCAL_PROJECT_ID:
         raise ApplicationError("The local project cannot be deleted")
+    project_audit(project, "project.deleted")
     project.delete()
 
 
+@transaction.atomic
 def member_remove(*, actor: ProjectMember, user_id: uuid.UUID) -> None:
     """Admins remove members; anyone but the owner may also leave on their own."""
     if actor.user_id != user_id and not actor.has_role(Role.ADMIN):
         raise PermissionDeniedError("Admin access required")
-    member = ProjectMember.objects.filter(project_id=actor.project_id, user_id=user_id).first()
+    member = (
+        ProjectMember.objects.select_related("user")
+        .filter(project_id=actor.project_id, user_id=user_id)
+        .first()
+    )
     if member is None:
         raise NotFoundError("Member not found")
     if member.role == Role.OWNER:
         raise PermissionDeniedError("Cannot remove project owner")
     member.delete()
+    member_audit(
+        member, "member.removed", changes=audit_changes({"role": member.role}, {"role": None})
+    )
+
+
+def member_audit(member: ProjectMember, action: str, **fields: Any) -> None:
+    audit_record(
+        project_id=member.project_id,
+        action=action,
+        target_type="member",
+        target_id=member.user_id,
+        target_label=member.user.email,
+        **fields,
+    )
 
 
 @transaction.atomic
@@ -105,6 +142,15 @@ def invitation_create(
             "expires_at": timezone.now() + INVITATION_LIFETIME,
         },
     )
+    # The token is the invitation's secret: never recorded.
+    audit_record(
+        project_id=project.id,
+        action="invitation.created",
+        target_type="invitation",
+        target_id=invitation.id,
+        target_label=email,
+        changes=audit_changes({}, {"email": email, "role": role}),
+    )
     return invitation, token
 
 
@@ -122,7 +168,7 @@ def invitation_accept(*, project_id: str, token: str, user: User) -> ProjectMemb
         raise ApplicationError("Invitation has expired")
     if invitation.email.lower() != user.email.lower():
         raise PermissionDeniedError("This invitation was sent to a different email address")
-    member, _ = ProjectMember.objects.get_or_create(
+    member, joined = ProjectMember.objects.get_or_create(
         project_id=project_id,
         user=user,
         defaults={
@@ -133,6 +179,8 @@ def invitation_accept(*, project_id: str, token: str, user: User) -> ProjectMemb
         },
     )
     invitation.delete()
+    if joined:
+        member_audit(member, "member.joined", changes=audit_changes({}, {"role": member.role}))
     return member
 
 

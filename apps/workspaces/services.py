@@ -15,6 +15,7 @@ from django.db.models import Q
 from pygit2.enums import RepositoryOpenFlag
 
 from apps.accounts.models import User
+from apps.audit.services import audit_changes, audit_record
 from apps.core.jobs import job_enqueue
 from apps.core.models import Job, JobStatus
 from apps.projects.events import SessionUpdated, WorkspaceUpdated
@@ -267,14 +268,38 @@ def workspace_create(
         display_name=display_name or "",
         provider=provider_check(provider),
     )
+    workspace_audit(
+        workspace, "workspace.created", changes=audit_changes({}, workspace_audit_fields(workspace))
+    )
     workspace_entered(workspace)
     return workspace
+
+
+def workspace_audit_fields(workspace: Workspace) -> dict[str, Any]:
+    return {
+        "path": workspace.path,
+        "source_type": workspace.source_type,
+        "display_name": workspace.display_name,
+        "provider": workspace.provider,
+    }
+
+
+def workspace_audit(workspace: Workspace, action: str, **fields: Any) -> None:
+    audit_record(
+        project_id=workspace.project_id,
+        action=action,
+        target_type="workspace",
+        target_id=workspace.id,
+        target_label=workspace.display_name or workspace.path,
+        **fields,
+    )
 
 
 @transaction.atomic
 def workspace_update(*, workspace: Workspace, user: User, changes: dict[str, Any]) -> Workspace:
     """Applies the fields present in `changes`; `display_name=None` clears the name. A new path
     is checked like a new workspace's, and the workspace is prepared again from it."""
+    before = workspace_audit_fields(workspace)
     source = None
     if "path" in changes:
         source = workspace_source_check(path=changes["path"], source_type=workspace.source_type)
@@ -289,6 +314,11 @@ def workspace_update(*, workspace: Workspace, user: User, changes: dict[str, Any
     if source is not None:
         workspace.path, workspace.real_path = source.path, source.real_path
     workspace.save()
+    workspace_audit(
+        workspace,
+        "workspace.updated",
+        changes=audit_changes(before, workspace_audit_fields(workspace)),
+    )
     if source is not None:
         # The commit and work_dir were the old source's; workspace_init finds the new ones.
         workspace_transition(workspace, WorkspaceStatus.INITIALIZING, commit="", work_dir="")
@@ -304,6 +334,7 @@ def workspace_delete(*, workspace: Workspace, delete_files: bool = False) -> Non
     clone_dir = workspace_clone_dir(workspace)
     project_id = workspace.project_id
     workspace_id = str(workspace.id)
+    workspace_audit(workspace, "workspace.deleted")
     workspace.delete()
     project_event_record(
         project_id=project_id, event=WorkspaceUpdated(workspace_id=workspace_id, status="removed")
@@ -398,6 +429,19 @@ def session_create(
             )
     except IntegrityError:
         raise ConflictError("A session with this id already exists") from None
+    session_audit(
+        session,
+        "session.created",
+        changes=audit_changes(
+            {},
+            {
+                "name": session.name,
+                "workspace_id": str(workspace.id),
+                "agent_id": agent and str(agent.id),
+                "model": model,
+            },
+        ),
+    )
     session_entered(session, job=SESSION_JOBS.get(SessionStatus(session.status)))
     return session
 
@@ -406,11 +450,14 @@ def session_create(
 def session_rename(*, session: Session, changes: dict[str, Any]) -> Session:
     """Its `name` and `display_name`, where `changes` holds them (a status change is
     `sandboxes.session_change`'s: it may start or stop the sandbox)."""
+    before = {"name": session.name, "display_name": session.display_name}
     if "name" in changes:
         session.name = changes["name"]
     if "display_name" in changes:
         session.display_name = changes["display_name"] or ""
     session.save()
+    after = {"name": session.name, "display_name": session.display_name}
+    session_audit(session, "session.updated", changes=audit_changes(before, after))
     return session
 
 
@@ -419,6 +466,18 @@ def session_delete(*, session: Session) -> None:
     """Marks the session `removing`; the session_delete job removes it."""
     if session.status != SessionStatus.REMOVING:
         session_transition(session, SessionStatus.REMOVING)
+        session_audit(session, "session.deleted")
+
+
+def session_audit(session: Session, action: str, **fields: Any) -> None:
+    audit_record(
+        project_id=session.project_id,
+        action=action,
+        target_type="session",
+        target_id=session.id,
+        target_label=session.display_name or session.name,
+        **fields,
+    )
 
 
 @transaction.atomic

@@ -24,6 +24,11 @@ urlpatterns = [
         name="member-detail",
     ),
     path(
+        "projects/<project_id:project_id>/audit",
+        views.ProjectAuditView.as_view(),
+        name="project-audit",
+    ),
+    path(
         "projects/<project_id:project_id>/invitations",
         views.InvitationCreateView.as_view(),
         name="invitation-create",

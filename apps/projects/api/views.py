@@ -7,6 +7,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit.api.listing import audit_answer
+from apps.audit.api.serializers import AuditPageSerializer, AuditQuerySerializer
 from apps.projects import selectors, services
 from apps.projects.api.base import ProjectScopedView
 from apps.projects.api.serializers import (
@@ -94,6 +96,18 @@ class MemberDetailView(ProjectScopedView):
     ) -> Response:
         services.member_remove(actor=self.membership, user_id=user_id)
         return Response({"success": True})
+
+
+class ProjectAuditView(ProjectScopedView):
+    required_roles = {"GET": Role.ADMIN}
+
+    @extend_schema(
+        summary="The project's audit log, newest first (admin or owner)",
+        parameters=[AuditQuerySerializer],
+        responses={200: AuditPageSerializer, **ROLE_ERRORS},
+    )
+    def get(self, request: AuthenticatedRequest, project_id: str) -> Response:
+        return audit_answer(request, project_id=self.project.id)
 
 
 class InvitationCreateView(ProjectScopedView):

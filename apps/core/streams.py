@@ -44,7 +44,10 @@ Entry = TypeVar("Entry")
 REPLAY_BATCH = 500
 # The threads that read the logs for every stream of this process; their number, not the
 # number of streams, bounds the database connections streams use.
-STREAM_READS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stream-reads")
+STREAM_READ_THREADS = 2
+STREAM_READS = ThreadPoolExecutor(
+    max_workers=STREAM_READ_THREADS, thread_name_prefix="stream-reads"
+)
 # Channel-layer calls that take longer are treated as failed; the stream polls meanwhile.
 LAYER_TIMEOUT_SECONDS = 2.0
 # A wake-up is a hint (streams also poll), so a layer that hangs must not hold up the write.

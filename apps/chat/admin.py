@@ -1,6 +1,9 @@
-from django.contrib import admin
+from typing import Any
 
-from apps.chat.models import ChatChunk, ChatTurn, Message
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.chat.models import ChatChunk, ChatTurn, Message, TurnUsage
 
 
 @admin.register(Message)
@@ -30,3 +33,22 @@ class ChatChunkAdmin(admin.ModelAdmin[ChatChunk]):
 
     list_display = ("turn", "seq")
     raw_id_fields = ("turn",)
+
+
+@admin.register(TurnUsage)
+class TurnUsageAdmin(admin.ModelAdmin[TurnUsage]):
+    """What each turn used and cost, read-only: filter by project and user."""
+
+    list_display = ("created_at", "project", "user", "model", "provider", "cost", "priced")
+    list_filter = ("project", "user", "priced", "provider")
+    search_fields = ("model", "message_id", "session__id", "user__email")
+    list_select_related = ("project", "user")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -14,6 +14,7 @@ import binascii
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,19 +37,22 @@ from apps.chat.llm import (
     completion_events,
     model_target,
 )
+from apps.chat.masking import masked_value
 from apps.chat.mcp import MCPServerConfig, agent_mcp_servers
 from apps.chat.models import ChatTurn, Message
-from apps.chat.tools import BUILTIN_TOOLS, ToolBox
+from apps.chat.tools import BUILTIN_TOOLS, ToolBox, changed_path, workspace_path
+from apps.chat.tools_base import ToolError, ToolResult
 from apps.core.streams import connection_released, off_loop
 from apps.credentials.selectors import project_secrets
 from apps.sandbox.provider import SandboxProvider
-from apps.workspaces.models import SandboxUseKind, Session, SessionStatus
+from apps.workspaces.models import SandboxUseKind, Session, SessionActionKind, SessionStatus
 from apps.workspaces.sandboxes import (
     sandbox_use_begin,
     sandbox_use_end,
     sandbox_use_renew,
     session_sandbox_provider,
 )
+from apps.workspaces.services import session_action_record
 from discobot.redaction import SecretMasker
 
 logger = logging.getLogger(__name__)
@@ -244,8 +248,10 @@ class TurnTotals:
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
-    cost: float | None = None
+    cost: float = 0.0
+    # False once a step had no price (then the turn's cost is 0: a part is no total).
     priced: bool = True
+    provider: str = ""  # the credential's provider that paid
 
     def add(self, usage: Usage) -> None:
         self.input_tokens += usage.input_tokens
@@ -255,7 +261,7 @@ class TurnTotals:
         if usage.cost is None:
             self.priced = False
         else:
-            self.cost = (self.cost or 0.0) + usage.cost
+            self.cost += usage.cost
 
     def metadata(self, model: str) -> uistream.MessageMetadata:
         usage: uistream.UsageMetadata = {
@@ -266,10 +272,13 @@ class TurnTotals:
             usage["cachedTokens"] = self.cached_tokens
         if self.reasoning_tokens:
             usage["reasoningTokens"] = self.reasoning_tokens
-        metadata: uistream.MessageMetadata = {"model": model, "usage": usage}
-        if self.priced and self.cost is not None:
-            metadata["cost"] = self.cost
-        return metadata
+        return {
+            "model": model,
+            "usage": usage,
+            "cost": self.cost if self.priced else 0.0,
+            "priced": self.priced,
+            "provider": self.provider,
+        }
 
 
 class AgentTurn:
@@ -282,6 +291,7 @@ class AgentTurn:
         self.emit = emit
         self.totals = TurnTotals()
         self.finish_reason = "stop"
+        self.masker = SecretMasker(context.secrets)
         self._parts = 0
 
     def _part_id(self, kind: str) -> str:
@@ -290,6 +300,7 @@ class AgentTurn:
 
     async def run(self) -> None:
         session, target = await off_loop(self._prepare)()
+        self.totals.provider = target.provider
         # The sandbox comes up while the model starts answering: a tool call waits for it, and
         # so does the end of the turn (a sandbox that cannot start is said all the same).
         sandbox = TurnSandbox(session, self.context)
@@ -304,7 +315,7 @@ class AgentTurn:
                             await sandbox.provider(),
                             str(session.uuid),
                             self.context.mcp_servers,
-                            masker=SecretMasker(self.context.secrets),
+                            masker=self.masker,
                         )
                         box = await stack.enter_async_context(tools)
                     return box
@@ -401,13 +412,21 @@ class AgentTurn:
         self, box: ToolBox, calls: list[ToolCallDone], messages: list[dict[str, Any]]
     ) -> None:
         for call in calls:
+            started = time.monotonic()
             if call.invalid:
                 words = f"The arguments are not valid: {call.invalid}"
                 self.emit(uistream.tool_input_error(call.call_id, call.name, {}, words))
                 content = f"Error: {words}"
+                result = ToolResult(output=None, error=words)
+                files: list[str] = []
             else:
                 self.emit(uistream.tool_input_available(call.call_id, call.name, call.arguments))
+                before = await box.changes() if call.name == "Bash" else set()
                 result = await box.call(call.name, call.arguments)
+                if call.name == "Bash":
+                    files = sorted({changed_path(line) for line in await box.changes() - before})
+                else:
+                    files = touched_files(call)
                 if result.error is None:
                     self.emit(uistream.tool_output_available(call.call_id, result.output))
                     content = tool_text(result.output)
@@ -415,6 +434,41 @@ class AgentTurn:
                     self.emit(uistream.tool_output_error(call.call_id, result.error))
                     content = f"Error: {result.error}"
             messages.append({"role": "tool", "tool_call_id": call.call_id, "content": content})
+            await self._record(call, result, files, time.monotonic() - started)
+
+    async def _record(
+        self, call: ToolCallDone, result: ToolResult, files: list[str], seconds: float
+    ) -> None:
+        """The call in the session's audit trail; a trail that cannot be written is logged,
+        the turn goes on."""
+        output = result.output if isinstance(result.output, dict) else {}
+        exit_code = output.get("exitCode") if call.name == "Bash" else None
+        try:
+            await off_loop(session_action_record)(
+                session_pk=self.context.session_pk,
+                kind=SessionActionKind.TOOL_CALL,
+                user_id=self.context.user_id,
+                message_id=self.context.message_id,
+                tool=call.name,
+                arguments=masked_value(call.arguments, self.masker),
+                exit_code=exit_code if isinstance(exit_code, int) else None,
+                error=result.error or "",
+                files=files,
+                duration_ms=round(seconds * 1000),
+                provider=self.totals.provider,
+            )
+        except Exception:
+            logger.exception("could not record a tool call of chat turn %s", self.context.turn_id)
+
+
+def touched_files(call: ToolCallDone) -> list[str]:
+    """The file a Write or Edit call changed, relative to the working copy."""
+    if call.name not in ("Write", "Edit"):
+        return []
+    try:
+        return [workspace_path(str(call.arguments.get("file_path", "")))]
+    except ToolError:  # refused: it touched nothing
+        return []
 
 
 def error_words(error: BaseException) -> str:

@@ -59,6 +59,9 @@ class ModelTarget:
     # The model whose litellm price applies; None where tokens are not billed at list price
     # (subscriptions, a credential's own base URL, the operator's endpoint).
     priced_as: str | None = None
+    # The credential's own prices, US dollars per million input and output tokens; they win
+    # over litellm's.
+    prices: tuple[float, float] | None = None
     # Every secret a provider's message could echo, masked before anyone sees it.
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -163,8 +166,16 @@ def model_target(*, project: Project, model: str, allow_no_auth: bool = False) -
         extra_headers={"anthropic-beta": ANTHROPIC_OAUTH_BETA} if oauth else {},
         custom_llm_provider=provider,
         priced_as=None if base_url or oauth else f"{provider}/{name}",
+        prices=credential_prices(credential),
         secrets=secrets,
     )
+
+
+def credential_prices(credential: Credential) -> tuple[float, float] | None:
+    given = (credential.input_price_per_million, credential.output_price_per_million)
+    if given == (None, None):
+        return None
+    return float(given[0] or 0), float(given[1] or 0)
 
 
 def default_target(*, model: str) -> ModelTarget:
@@ -431,6 +442,12 @@ def usage_of(usage: Any, target: ModelTarget) -> Usage:
 def cost_of(usage: Any, target: ModelTarget) -> float | None:
     import litellm
 
+    if target.prices is not None:
+        per_input, per_output = target.prices
+        tokens = (usage.prompt_tokens or 0) * per_input + (
+            usage.completion_tokens or 0
+        ) * per_output
+        return tokens / 1_000_000
     if target.priced_as is None:
         return None
     try:

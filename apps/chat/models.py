@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 
+from apps.projects.models import Project
 from apps.workspaces.models import Session
 from discobot.models import UUIDModel
 
@@ -101,3 +104,35 @@ class ChatChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.seq}"
+
+
+class TurnUsage(UUIDModel):
+    """What one turn of the agent used and cost, kept for the project's usage report. It
+    outlives its session and message (a regenerated answer was paid for all the same)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="turn_usages")
+    session = models.ForeignKey(
+        Session, on_delete=models.SET_NULL, null=True, blank=True, related_name="turn_usages"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    message_id = models.CharField(max_length=200)
+    model = models.CharField(max_length=200, blank=True)
+    # The provider of the credential that paid ("" for the operator's default endpoint).
+    provider = models.CharField(max_length=50, blank=True)
+    input_tokens = models.PositiveBigIntegerField(default=0)  # the cached ones included
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cached_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=20, decimal_places=10, default=Decimal(0))  # US dollars
+    # False: no price was known (the cost is then 0, not the turn's worth).
+    priced = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "id")
+        indexes = (models.Index(fields=("project", "created_at"), name="turn_usage_project_idx"),)
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.message_id}"

@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,7 @@ from apps.chat.agent import AgentTurn, TurnContext, TurnStopped, error_words, tu
 from apps.chat.llm import LLMError
 from apps.chat.log import Batch, chunks_append, logs_write, turn_chunks, turn_group
 from apps.chat.masking import ChunkMasker
-from apps.chat.models import ChatTurn, Message, MessageRole, TurnStatus
+from apps.chat.models import ChatTurn, Message, MessageRole, TurnStatus, TurnUsage
 from apps.core.database import DATABASE_UNAVAILABLE, Backoff, database_retry, database_unavailable
 from apps.core.jobs import worker_name
 from apps.core.runners import runner
@@ -45,6 +46,7 @@ RUNNER_CALLS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-runner
 LEASE_CALLS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-leases")
 RUNNER_DIED = "The agent stopped: the server process generating this answer ended. Send it again."
 CANCELLED_CALL = "Cancelled before it finished"
+COST_PLACES = Decimal("1e-10")  # TurnUsage.cost's decimal places
 
 
 def runners_wake() -> None:
@@ -98,15 +100,29 @@ def turn_end(
 
 
 def message_save(*, turn_id: UUID, message: uistream.UIMessage) -> None:
-    session_pk = ChatTurn.objects.values_list("session_id", flat=True).get(pk=turn_id)
+    """Saves the turn's assistant message, and what the turn used and cost."""
+    turn = ChatTurn.objects.select_related("session").get(pk=turn_id)
+    metadata = message.get("metadata")
     Message.objects.update_or_create(
-        session_id=session_pk,
+        session_id=turn.session_id,
         message_id=message["id"],
-        defaults={
-            "role": MessageRole.ASSISTANT,
-            "parts": message["parts"],
-            "metadata": message.get("metadata"),
-        },
+        defaults={"role": MessageRole.ASSISTANT, "parts": message["parts"], "metadata": metadata},
+    )
+    known: dict[str, Any] = dict(metadata) if isinstance(metadata, dict) else {}
+    usage = known.get("usage") or {}
+    TurnUsage.objects.create(
+        project_id=turn.session.project_id,
+        session_id=turn.session_id,
+        user_id=turn.user_id,
+        message_id=message["id"],
+        model=known.get("model") or turn.model,
+        provider=known.get("provider", ""),
+        input_tokens=usage.get("inputTokens", 0),
+        output_tokens=usage.get("outputTokens", 0),
+        cached_tokens=usage.get("cachedTokens", 0),
+        reasoning_tokens=usage.get("reasoningTokens", 0),
+        cost=Decimal(repr(float(known.get("cost", 0)))).quantize(COST_PLACES),
+        priced=known.get("priced", False),
     )
 
 
@@ -148,6 +164,10 @@ def stopped_metadata(
     return {
         "model": known.get("model", turn.model),
         "usage": known.get("usage", {"inputTokens": 0, "outputTokens": 0}),
+        # The finish chunk that would have priced it never came.
+        "cost": known.get("cost", 0.0),
+        "priced": known.get("priced", False),
+        "provider": known.get("provider", ""),
     }
 
 

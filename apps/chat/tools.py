@@ -219,6 +219,11 @@ def outside_message(relative: str) -> str:
     return f"{shown_path(relative)} leads outside {WORKSPACE} (through a symbolic link)"
 
 
+def changed_path(status_line: str) -> str:
+    """The path of a `git status --porcelain` line (`XY path`, `XY old -> new`)."""
+    return status_line[3:].rpartition(" -> ")[2]
+
+
 def text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
@@ -320,6 +325,15 @@ class ToolBox:
         if result.exit_code == NOT_A_FILE:
             raise ToolError(f"{shown_path(args[0])} does not exist or is not a file")
         return result
+
+    async def changes(self) -> set[str]:
+        """The working copy's changes as `git status --porcelain` lists them (none when it
+        cannot say): what a command changed is the difference between before and after."""
+        try:
+            result = await self._exec(["git", "status", "--porcelain", "--untracked-files=all"])
+        except Exception:  # the audit trail goes without, never the tool
+            return set()
+        return set(text(result.stdout).splitlines()) if result.exit_code == 0 else set()
 
     # --- the tools -------------------------------------------------------------------------------
 

@@ -37,7 +37,11 @@ class UsageMetadata(TypedDict):
 class MessageMetadata(TypedDict):
     model: str
     usage: UsageMetadata
+    # US dollars; 0 when `priced` is false (no price known: a subscription, a base URL of its
+    # own without prices, the operator's endpoint).
     cost: NotRequired[float]
+    priced: NotRequired[bool]
+    provider: NotRequired[str]  # the credential's provider that paid ("" the default endpoint)
     interrupted: NotRequired[bool]
     stoppedBy: NotRequired[str]  # "user" (cancelled), "error", "runner" (its process died)
 

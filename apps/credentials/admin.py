@@ -17,6 +17,9 @@ class CredentialAdmin(admin.ModelAdmin[Credential]):
         "name",
         "auth_type",
         "is_configured",
+        "base_url",
+        "input_price_per_million",
+        "output_price_per_million",
         "created_at",
         "updated_at",
     )

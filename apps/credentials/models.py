@@ -33,6 +33,15 @@ class Credential(UUIDModel, TimestampedModel):
     # An OpenAI- or Anthropic-compatible endpoint (Ollama, vLLM, a gateway) to call instead of
     # the provider's own; blank: the provider's. Not secret: keys travel in headers only.
     base_url = models.CharField(max_length=2000, blank=True)
+    # What the endpoint charges, in US dollars per million tokens (input, output): turns paid
+    # by this credential are priced with them; unset, litellm's list price (or none at all
+    # for a base URL of its own).
+    input_price_per_million = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    output_price_per_million = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True
+    )
 
     class Meta:
         ordering = ("provider",)

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -41,6 +42,7 @@ def credential_store(
     name: str = "",
     expires_at: datetime | None = None,
     base_url: str = "",
+    prices: TokenPrices | None = None,
 ) -> Credential:
     """Creates or replaces the project's credential for `provider` (one per provider)."""
     credential, created = Credential.objects.select_for_update().get_or_create(
@@ -54,6 +56,8 @@ def credential_store(
     credential.needs_reauth = False
     credential.is_configured = True
     credential.base_url = base_url
+    credential.input_price_per_million = prices.input if prices else None
+    credential.output_price_per_million = prices.output if prices else None
     CREDENTIAL_SECRET.seal(credential, secret)
     credential.save()
     after = {**credential_audit_fields(credential), "secret": "given"}
@@ -86,10 +90,25 @@ def credential_audit(credential: Credential, action: str, **fields: Any) -> None
     )
 
 
+@dataclass(frozen=True)
+class TokenPrices:
+    """US dollars per million tokens."""
+
+    input: Decimal
+    output: Decimal
+
+
 def credential_api_key_store(
-    *, project: Project, provider: str, api_key: str, name: str = "", base_url: str = ""
+    *,
+    project: Project,
+    provider: str,
+    api_key: str,
+    name: str = "",
+    base_url: str = "",
+    prices: TokenPrices | None = None,
 ) -> Credential:
-    """`base_url`, when given, is where the key is used instead of the provider's endpoint."""
+    """`base_url`, when given, is where the key is used instead of the provider's endpoint;
+    `prices`, what that endpoint charges."""
     if not provider_known(provider):
         raise ApplicationError(f"Unknown provider: {provider}")
     if not api_key.strip():
@@ -102,6 +121,7 @@ def credential_api_key_store(
         secret={"api_key": api_key.strip()},
         name=name,
         base_url=base_url,
+        prices=prices,
     )
 
 

@@ -25,7 +25,7 @@ from apps.core.streams import off_loop
 from apps.projects.consumers import CLOSE_NOT_FOUND, ProjectScopedConsumer
 from apps.sandbox.provider import PtyConnection
 from apps.terminal.services import transcript_capture
-from apps.workspaces.models import SandboxUse, SandboxUseKind, Session
+from apps.workspaces.models import SandboxUse, SandboxUseKind, Session, SessionActionKind
 from apps.workspaces.sandboxes import (
     sandbox_use_begin,
     sandbox_use_end,
@@ -33,6 +33,7 @@ from apps.workspaces.sandboxes import (
     session_sandbox_provider,
 )
 from apps.workspaces.selectors import session_get
+from apps.workspaces.services import session_action_record
 from discobot.errors import ApplicationError, NotFoundError
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ class TerminalConsumer(ProjectScopedConsumer):
             await self.fail("failed to start sandbox", code=CLOSE_INTERNAL_ERROR)
             return
         self.session = session
+        await self.record(session, SessionActionKind.TERMINAL_ATTACH)
         self.tasks = [
             asyncio.create_task(self.pump_output(self.terminal)),
             asyncio.create_task(self.hold_sandbox(self.use)),
@@ -181,6 +183,7 @@ class TerminalConsumer(ProjectScopedConsumer):
             await in_thread(terminal.close)
         session, self.session = self.session, None
         if session is not None:
+            await self.record(session, SessionActionKind.TERMINAL_DETACH)
             await self.capture(session)
         use, self.use = self.use, None
         if use is not None:
@@ -245,6 +248,21 @@ class TerminalConsumer(ProjectScopedConsumer):
         while True:
             await asyncio.sleep(settings.TERMINAL_CAPTURE_SECONDS)
             await self.capture(session)
+
+    async def record(self, session: Session, kind: SessionActionKind) -> None:
+        """The attach or detach in the session's audit trail: who, and from where."""
+        client = self.scope.get("client")
+        address = f"{client[0]}:{client[1]}" if client else ""
+        try:
+            await in_thread(
+                session_action_record,
+                session_pk=session.pk,
+                kind=kind,
+                user_id=self.scope["user"].pk,
+                address=address,
+            )
+        except Exception:  # the trail is worth a log line, never the terminal
+            logger.exception("terminal: recording the %s failed", kind)
 
     async def capture(self, session: Session) -> None:
         try:

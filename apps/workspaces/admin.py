@@ -1,6 +1,9 @@
-from django.contrib import admin
+from typing import Any
 
-from apps.workspaces.models import SandboxUse, Session, Workspace
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.workspaces.models import SandboxUse, Session, SessionAction, Workspace
 
 
 @admin.register(Workspace)
@@ -39,3 +42,22 @@ class SandboxUseAdmin(admin.ModelAdmin[SandboxUse]):
     list_select_related = ("session", "user")
     raw_id_fields = ("session", "user")
     readonly_fields = ("started_at",)
+
+
+@admin.register(SessionAction)
+class SessionActionAdmin(admin.ModelAdmin[SessionAction]):
+    """The audit trail, read-only: what the agent and the terminals did in each session."""
+
+    list_display = ("created_at", "session", "kind", "tool", "user", "exit_code", "provider")
+    list_filter = ("kind", "tool", "provider")
+    search_fields = ("session__id", "tool", "message_id", "user__email")
+    list_select_related = ("session", "user")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -165,3 +165,39 @@ class SandboxUse(UUIDModel):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.session_id}"
+
+
+class SessionActionKind(models.TextChoices):
+    TOOL_CALL = "tool_call", "Tool call"
+    TERMINAL_ATTACH = "terminal_attach", "Terminal attached"
+    TERMINAL_DETACH = "terminal_detach", "Terminal detached"
+
+
+class SessionAction(models.Model):
+    """The audit trail of a session: each tool call of the agent, each terminal attached or
+    detached. Append-only; its ids order it (and page it)."""
+
+    id = models.BigAutoField(primary_key=True)
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(max_length=20, choices=SessionActionKind.choices)
+    # Who acted: the user whose turn called the tool, or who attached the terminal.
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message_id = models.CharField(max_length=200, blank=True)  # the turn's assistant message
+    tool = models.CharField(max_length=200, blank=True)
+    input = models.TextField(blank=True)  # the start of the call's arguments as JSON
+    exit_code = models.IntegerField(null=True, blank=True)  # Bash's
+    error = models.TextField(blank=True)
+    files = models.JSONField(default=list, blank=True)  # paths in the working copy it changed
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    provider = models.CharField(max_length=50, blank=True)  # the credential's that paid
+    address = models.CharField(max_length=100, blank=True)  # a terminal client's
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-id",)
+        indexes = (models.Index(fields=("session", "tool", "id"), name="session_action_tool_idx"),)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.tool}".strip()

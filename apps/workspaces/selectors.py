@@ -14,7 +14,7 @@ from apps.credentials.services import credential_access_token
 from apps.projects.models import Project
 from apps.sandbox.provider import SandboxInfo, SandboxState, SandboxUnavailable
 from apps.sandbox.selectors import provider_get
-from apps.workspaces.models import Session, Workspace
+from apps.workspaces.models import Session, SessionAction, Workspace
 from discobot.errors import NotFoundError
 
 
@@ -101,3 +101,19 @@ def session_sandbox_status(session: Session) -> SandboxInfo | None:
     except Exception as error:  # an engine failing in any way: unavailable, never a 500
         raise SandboxUnavailable(f"The {provider.name} provider did not answer: {error}") from None
     return None if info.state == SandboxState.MISSING else info
+
+
+def session_actions(
+    *, session: Session, tool: str = "", limit: int, before: int | None = None
+) -> tuple[list[SessionAction], int | None]:
+    """A page of the session's audit trail, newest first, and the cursor of the next page
+    (None on the last)."""
+    actions = SessionAction.objects.filter(session=session).select_related("user")
+    if tool:
+        actions = actions.filter(tool=tool)
+    if before is not None:
+        actions = actions.filter(id__lt=before)
+    page = list(actions.order_by("-id")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return page, page[-1].id if more else None

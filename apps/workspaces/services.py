@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ from apps.workspaces.models import (
     CommitStatus,
     JobType,
     Session,
+    SessionAction,
+    SessionActionKind,
     SessionStatus,
     SourceType,
     Workspace,
@@ -581,3 +584,40 @@ def session_entered(session: Session, *, job: JobType | None) -> None:
             resource_type="session",
             resource_id=session.id,
         )
+
+
+# What of a tool call's input an action keeps.
+ACTION_INPUT_MAX = 500
+
+
+def session_action_record(
+    *,
+    session_pk: Any,
+    kind: SessionActionKind,
+    user_id: Any = None,
+    message_id: str = "",
+    tool: str = "",
+    arguments: Any = None,
+    exit_code: int | None = None,
+    error: str = "",
+    files: list[str] | None = None,
+    duration_ms: int | None = None,
+    provider: str = "",
+    address: str = "",
+) -> SessionAction:
+    """Adds an action to the session's audit trail (its input cut to its first 500
+    characters of JSON)."""
+    return SessionAction.objects.create(
+        session_id=session_pk,
+        kind=kind,
+        user_id=user_id,
+        message_id=message_id,
+        tool=tool,
+        input=json.dumps(arguments)[:ACTION_INPUT_MAX] if arguments is not None else "",
+        exit_code=exit_code,
+        error=error,
+        files=files or [],
+        duration_ms=duration_ms,
+        provider=provider,
+        address=address[:100],
+    )

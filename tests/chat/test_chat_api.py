@@ -17,7 +17,7 @@ import pytest
 from discobot.redaction import encoded_forms
 from tests.ai_sdk.reader import sdk_read
 from tests.chat.test_mcp import PLAIN_SERVER
-from tests.llmserver import LLMServer, Reply, ToolCall, llm_server
+from tests.llmserver import LLMServer, Reply, ToolCall, Usage, llm_server
 from tests.servers import Server, running_server, stop_process
 from tests.terminal.conftest import SANDBOX_REMOVE, session_seed
 from tests.waiting import wait_for
@@ -68,6 +68,7 @@ def site(provider_name, short_tmp) -> Iterator[ChatSite]:
             SANDBOX_PROVIDER=provider_name,
             DEFAULT_LLM_BASE_URL=f"{llm.base_url}/v1",
             DEFAULT_LLM_MODEL="test-model",
+            OPENAI_BASE_URL=f"{llm.base_url}/v1",
         ) as server,
     ):
         session_seed(server, session_id=SESSION, working_copy=working_copy, provider=provider_name)
@@ -287,6 +288,7 @@ def test_a_stored_key_printed_by_a_tool_or_said_by_the_model_is_masked_everywher
     seen = {
         "the stream": body.decode(),
         "the messages": get(site, f"/sessions/{SESSION}/messages")[1].decode(),
+        "the actions": get(site, f"/sessions/{SESSION}/actions")[1].decode(),
         # What the model is told (its own tool call it wrote itself, so it is not checked).
         "the model": json.dumps(
             [
@@ -300,3 +302,102 @@ def test_a_stored_key_printed_by_a_tool_or_said_by_the_model_is_masked_everywher
     }
     for where, text in seen.items():
         assert [form for form in encoded_forms(CANARY) if form in text] == [], where
+
+
+def usage_report(site: ChatSite, group_by: str) -> dict:
+    status, body = get(site, f"/usage?groupBy={group_by}")
+    assert status == 200, body
+    report: dict = json.loads(body)
+    return report
+
+
+def test_a_turn_stores_its_usage_and_each_tool_call_in_the_session_s_actions(site):
+    write = ToolCall("call-1", "Write", json.dumps({"file_path": "notes.txt", "content": "hi\n"}))
+    run = ToolCall("call-2", "Bash", json.dumps({"command": "echo more >> README.md; exit 3"}))
+    site.llm.script(
+        Reply(tool_calls=(write, run), usage=Usage(100, 20, cached_tokens=30, reasoning_tokens=5)),
+        Reply(text=("Written.",), usage=Usage(200, 10)),
+    )
+
+    status, body, _ = post(site, "/chat", {"id": SESSION, "messages": [user_message("Write")]})
+
+    assert status == 200, body
+    answer = stored_messages(site)[-1]
+    # The operator's default endpoint has no price: cost 0, and said so.
+    assert answer["metadata"]["usage"] == {
+        "inputTokens": 300,
+        "outputTokens": 30,
+        "cachedTokens": 30,
+        "reasoningTokens": 5,
+    }
+    assert (answer["metadata"]["cost"], answer["metadata"]["priced"]) == (0, False)
+    expected = {
+        "inputTokens": 300,
+        "outputTokens": 30,
+        "cachedTokens": 30,
+        "reasoningTokens": 5,
+        "cost": 0,
+        "turns": 1,
+    }
+    for group_by in ("user", "session", "model", "day"):
+        report = usage_report(site, group_by)
+        assert report["totals"] == expected
+        [group] = report["groups"]
+        assert {name: group[name] for name in expected} == expected
+    assert usage_report(site, "session")["groups"][0]["key"] == SESSION
+    assert usage_report(site, "model")["groups"][0]["key"] == answer["metadata"]["model"]
+
+    status, body = get(site, f"/sessions/{SESSION}/actions")
+    assert status == 200, body
+    page = json.loads(body)
+    assert page["next"] is None
+    bash, written = page["actions"]  # newest first
+    assert (written["kind"], written["tool"], written["files"]) == (
+        "tool_call",
+        "Write",
+        ["notes.txt"],
+    )
+    assert json.loads(written["input"]) == {"file_path": "notes.txt", "content": "hi\n"}
+    assert (bash["tool"], bash["exitCode"], bash["files"]) == ("Bash", 3, ["README.md"])
+    for action in (bash, written):
+        assert action["user"] is not None and action["user"]["email"]
+        assert action["messageId"] == answer["id"]
+        assert action["durationMs"] >= 0
+        assert action["provider"] == ""
+    status, body = get(site, f"/sessions/{SESSION}/actions?tool=Write&limit=1")
+    assert [action["tool"] for action in json.loads(body)["actions"]] == ["Write"]
+
+
+def test_a_turn_on_an_openai_key_costs_litellm_s_list_price_in_its_message_and_usage(site):
+    import litellm
+
+    status, body, _ = post(site, "/credentials", {"provider": "openai", "apiKey": "sk-test-1"})
+    assert status == 200, body
+    status, body, _ = post(
+        site, "/agents", {"name": "Priced", "agentType": "opencode", "model": "openai/gpt-4.1"}
+    )
+    assert status == 201, body
+    site.llm.script(Reply(text=("Hi",), usage=Usage(1000, 50)))
+
+    status, body, _ = post(
+        site,
+        "/chat",
+        {
+            "id": "chat-priced",
+            "messages": [user_message("Hello")],
+            "workspaceId": site.workspace_id(),
+            "agentId": json.loads(body)["id"],
+        },
+    )
+
+    assert status == 200, body
+    prompt, completion = litellm.cost_per_token(
+        model="openai/gpt-4.1", prompt_tokens=1000, completion_tokens=50
+    )
+    status, body = get(site, "/sessions/chat-priced/messages")
+    metadata = json.loads(body)["messages"][-1]["metadata"]
+    assert metadata["cost"] == pytest.approx(prompt + completion)
+    assert (metadata["priced"], metadata["provider"]) == (True, "openai")
+    [group] = usage_report(site, "model")["groups"]
+    assert (group["key"], group["turns"]) == ("openai/gpt-4.1", 1)
+    assert group["cost"] == pytest.approx(prompt + completion)

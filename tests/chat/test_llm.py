@@ -9,6 +9,7 @@ import base64
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ from apps.chat.llm import (
     model_target,
 )
 from apps.credentials.models import AuthType, Credential
-from apps.credentials.services import credential_store
+from apps.credentials.services import TokenPrices, credential_api_key_store, credential_store
 from tests.llmserver import (
     ANTHROPIC_OAUTH_PREFIX,
     Failure,
@@ -364,3 +365,46 @@ def test_closing_a_slow_stream_early_closes_the_providers_connection(project, ll
 
     assert seen == [TextDelta("word0 "), TextDelta("word1 ")]
     assert wait_for(lambda: llm.streams_cut == 1, timeout=30)
+
+
+def test_a_turn_on_the_provider_s_endpoint_costs_litellm_s_list_price(project, llm):
+    import litellm
+
+    api_key_credential(project, "openai")
+    llm.script(ANSWER)
+
+    usage = usage_of(events_of(model_target(project=project, model="openai/gpt-4.1")))
+
+    prompt, completion = litellm.cost_per_token(
+        model="openai/gpt-4.1",
+        prompt_tokens=1000,
+        completion_tokens=50,
+        cache_read_input_tokens=200,
+    )
+    assert usage.cost == pytest.approx(prompt + completion)
+
+
+def test_a_base_url_with_its_own_prices_is_priced_with_them(project, llm):
+    credential_api_key_store(
+        project=project,
+        provider="openai",
+        api_key=API_KEY,
+        base_url=f"{llm.base_url}/gateway/v1",
+        prices=TokenPrices(input=Decimal("2.5"), output=Decimal("10")),
+    )
+    llm.script(ANSWER)
+
+    usage = usage_of(events_of(model_target(project=project, model="openai/gpt-4.1")))
+
+    assert usage.cost == pytest.approx((1000 * 2.5 + 50 * 10) / 1_000_000)
+
+
+def test_a_base_url_without_prices_is_unpriced(project, llm):
+    credential_api_key_store(
+        project=project, provider="openai", api_key=API_KEY, base_url=f"{llm.base_url}/v1"
+    )
+    llm.script(ANSWER)
+
+    usage = usage_of(events_of(model_target(project=project, model="openai/gpt-4.1")))
+
+    assert usage.cost is None

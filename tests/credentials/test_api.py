@@ -19,6 +19,8 @@ INFO_KEYS = {
     "needsReauth",
     "expiresAt",
     "baseUrl",
+    "inputPricePerMillion",
+    "outputPricePerMillion",
     "createdAt",
     "updatedAt",
 }

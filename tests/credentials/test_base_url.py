@@ -93,3 +93,24 @@ def test_another_project_cannot_point_the_key_elsewhere(client_for, outsider, cl
 
     assert response.status_code == 404
     assert Credential.objects.get().base_url == OLLAMA
+
+
+def test_a_base_url_credential_carries_its_own_prices_per_million_tokens(client, base):
+    response = store(
+        client, base, baseUrl=OLLAMA, inputPricePerMillion=0.5, outputPricePerMillion=2
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["inputPricePerMillion"], response.json()["outputPricePerMillion"]) == (
+        0.5,
+        2.0,
+    )
+    assert store(client, base, baseUrl=OLLAMA).json()["inputPricePerMillion"] is None
+
+
+@pytest.mark.parametrize("price", [-1, "cheap"])
+def test_a_price_is_a_number_not_below_zero(client, base, price):
+    response = store(client, base, baseUrl=OLLAMA, inputPricePerMillion=price)
+
+    assert response.status_code == 400
+    assert "error" in response.json()

@@ -12,12 +12,18 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.accounts.services import api_token_create
 from apps.agents.models import AgentMCPServer
-from apps.chat.models import ChatChunk, ChatTurn
+from apps.chat.models import ChatChunk, ChatTurn, TurnUsage
 from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
 from apps.projects.models import ProjectInvitation
 from apps.terminal.models import TerminalTranscript
-from apps.workspaces.models import JobType, SandboxUse, SandboxUseKind
+from apps.workspaces.models import (
+    JobType,
+    SandboxUse,
+    SandboxUseKind,
+    SessionAction,
+    SessionActionKind,
+)
 from tests.accounts.factories import UserFactory
 from tests.agents.factories import MCPServerFactory
 from tests.chat.factories import MessageFactory
@@ -66,6 +72,8 @@ def one_of_everything(project):
     TerminalTranscript.objects.create(session=message.session)
     turn = ChatTurn.objects.create(session=message.session, message_id="answer")
     ChatChunk.objects.create(turn=turn, seq=1, data={"type": "start"})
+    TurnUsage.objects.create(project=project, session=message.session, message_id="answer")
+    SessionAction.objects.create(session=message.session, kind=SessionActionKind.TOOL_CALL)
     MCPServerFactory.create(
         agent__project=project,
         config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},

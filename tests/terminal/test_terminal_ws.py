@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,22 @@ def resident_kib(pid: int) -> int:
     found = re.search(r"VmRSS:\s+(\d+) kB", status)
     assert found is not None
     return int(found.group(1))
+
+
+def test_an_attach_and_a_detach_are_in_the_session_s_actions_with_the_address(site):
+    client = opened(site)
+    client.output_until(PROMPT_END)
+    client.leave()
+
+    def actions() -> list[dict]:
+        url = f"{site.server.base_url}/api/projects/local/sessions/{site.session_id}/actions"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            found: list[dict] = json.loads(response.read())["actions"]
+            return found
+
+    wait_for(lambda: len(actions()) == 2, timeout=30)
+    detach, attach = actions()
+    assert (attach["kind"], detach["kind"]) == ("terminal_attach", "terminal_detach")
+    for action in (attach, detach):
+        assert action["address"].startswith("127.0.0.1:")
+        assert action["user"] is not None

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from apps.chat.api import views
+from apps.chat.api import usage_views, views
 
 PROJECT = "projects/<project_id:project_id>"
 CHAT = f"{PROJECT}/chat/<session_id:session_id>"
 
 urlpatterns = [
     path(f"{PROJECT}/chat", views.ChatView.as_view(), name="chat"),
+    path(f"{PROJECT}/usage", usage_views.ProjectUsageView.as_view(), name="project-usage"),
     path(f"{CHAT}/stream", views.ChatStreamView.as_view(), name="chat-stream"),
     path(f"{CHAT}/cancel", views.ChatCancelView.as_view(), name="chat-cancel"),
     path(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_serializer
@@ -12,6 +13,20 @@ from discobot.api.fields import HTTP_URL, NOT_BLANK, TextField
 from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
 
 
+class PriceField(serializers.DecimalField):
+    """US dollars per million tokens, a JSON number (null: none set)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            max_digits=12,
+            decimal_places=6,
+            min_value=Decimal(0),
+            coerce_to_string=False,
+            allow_null=True,
+            **kwargs,
+        )
+
+
 @extend_schema_serializer(component_name="CredentialInfo")
 class CredentialInfoSerializer(serializers.ModelSerializer[Credential]):
     """Everything about a credential except its secret."""
@@ -21,6 +36,8 @@ class CredentialInfoSerializer(serializers.ModelSerializer[Credential]):
     needsReauth = serializers.BooleanField(source="needs_reauth")
     expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
     baseUrl = BlankAsNullField(source="base_url")
+    inputPricePerMillion = PriceField(source="input_price_per_million", read_only=True)
+    outputPricePerMillion = PriceField(source="output_price_per_million", read_only=True)
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -35,6 +52,8 @@ class CredentialInfoSerializer(serializers.ModelSerializer[Credential]):
             "needsReauth",
             "expiresAt",
             "baseUrl",
+            "inputPricePerMillion",
+            "outputPricePerMillion",
             "createdAt",
             "updatedAt",
         )
@@ -75,6 +94,17 @@ class CredentialCreateSerializer(StrictSerializer):
         stated_pattern=f"^(?:{BASE_URL[1:-1]})?$",
         help_text="An OpenAI-compatible endpoint (Anthropic Messages when the provider is "
         "`anthropic`) to call instead of the provider's own, e.g. `http://localhost:11434/v1`",
+    )
+    inputPricePerMillion = PriceField(
+        source="input_price_per_million",
+        required=False,
+        help_text="What the endpoint charges per million input tokens, in US dollars; turns "
+        "on a base URL without prices cost 0 and are marked unpriced",
+    )
+    outputPricePerMillion = PriceField(
+        source="output_price_per_million",
+        required=False,
+        help_text="What the endpoint charges per million output tokens, in US dollars",
     )
 
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from drf_spectacular.utils import (
@@ -84,6 +87,14 @@ def exchange_success(authorization: services.Authorization) -> Response:
     )
 
 
+def token_prices(data: dict[str, Any]) -> services.TokenPrices | None:
+    """The prices the body gives, a missing one 0; None when it gives neither."""
+    given = (data.get("input_price_per_million"), data.get("output_price_per_million"))
+    if given == (None, None):
+        return None
+    return services.TokenPrices(input=given[0] or Decimal(0), output=given[1] or Decimal(0))
+
+
 class CredentialListView(ProjectScopedView):
     @extend_schema(
         summary="The project's credentials (never their secrets)",
@@ -114,6 +125,7 @@ class CredentialListView(ProjectScopedView):
             api_key=data["api_key"],
             name=data.get("name", ""),
             base_url=data.get("base_url", ""),
+            prices=token_prices(data),
         )
         return Response(CredentialInfoSerializer(credential).data)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.workspaces.api import files_views, git_views, models_views, views
+from apps.workspaces.api import actions_views, files_views, git_views, models_views, views
 
 PROJECT = "projects/<project_id:project_id>"
 SESSION = f"{PROJECT}/sessions/<session_id:session_id>"
@@ -25,6 +25,7 @@ urlpatterns = [
     ),
     path(f"{PROJECT}/sessions", views.SessionCreateView.as_view(), name="session-create"),
     path(SESSION, views.SessionDetailView.as_view(), name="session-detail"),
+    path(f"{SESSION}/actions", actions_views.SessionActionsView.as_view(), name="session-actions"),
     path(f"{SESSION}/commit", views.SessionCommitView.as_view(), name="session-commit"),
     path(f"{SESSION}/models", models_views.SessionModelsView.as_view(), name="session-models"),
     # An agent's, here because listing them needs the credentials (models_views).

@@ -44,10 +44,7 @@ Entry = TypeVar("Entry")
 REPLAY_BATCH = 500
 # The threads that read the logs for every stream of this process; their number, not the
 # number of streams, bounds the database connections streams use.
-STREAM_READ_THREADS = 2
-STREAM_READS = ThreadPoolExecutor(
-    max_workers=STREAM_READ_THREADS, thread_name_prefix="stream-reads"
-)
+STREAM_READS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stream-reads")
 # Channel-layer calls that take longer are treated as failed; the stream polls meanwhile.
 LAYER_TIMEOUT_SECONDS = 2.0
 # A wake-up is a hint (streams also poll), so a layer that hangs must not hold up the write.
@@ -113,17 +110,14 @@ def connection_close() -> None:
 
 
 def connection_released(read: Callable[P, T]) -> Callable[P, T]:
-    """`read`, after which the thread's connection goes back to the pool (or is closed). For
-    the few shared threads that run such calls, a SQLite connection is kept instead: opening
-    one again costs more than most calls it serves, and it holds no server's connection slot."""
+    """`read`, after which the thread's connection goes back to the pool (or is closed)."""
 
     @wraps(read)
     def released(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return read(*args, **kwargs)
         finally:
-            if connection.vendor != "sqlite":
-                connection_close()
+            connection_close()
 
     return released
 

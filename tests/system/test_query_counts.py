@@ -6,7 +6,6 @@ membership check (ACCESS), plus the endpoint's own reads, named beside each numb
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,7 +22,6 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import User
 from apps.accounts.services import api_token_create
-from apps.core.streams import STREAM_READ_THREADS, STREAM_READS
 from apps.projects.models import Project, Role
 from discobot.asgi import application
 from tests.accounts.factories import UserFactory
@@ -136,26 +134,12 @@ def queries_on_every_thread() -> Iterator[list[str]]:
 
     instrument(sender=None, connection=connection)
     connection_created.connect(instrument)
-    stream_threads_reconnect()
     try:
         yield executed
     finally:
         connection_created.disconnect(instrument)
         for wrapper in instrumented:
             wrapper.execute_wrappers.remove(record)
-
-
-def stream_threads_reconnect() -> None:
-    """The stream threads keep their SQLite connections from earlier tests: each closes its own,
-    so the next read opens one (instrumented) instead."""
-    everyone = threading.Barrier(STREAM_READ_THREADS)
-
-    def close() -> None:
-        everyone.wait(timeout=30)  # one call per thread: each waits for the other
-        connection.close()
-
-    for call in [STREAM_READS.submit(close) for _ in range(STREAM_READ_THREADS)]:
-        call.result(timeout=60)
 
 
 async def events_replayed(cookie: str, project: Project, count: int) -> bytes:

@@ -11,7 +11,9 @@ session per concurrent stream (their first answers warm up the sandboxes). Then:
   p50 of one stream at a time, p95 of `--concurrent` streams at once; and the p50 against
   the same request made by litellm in the bench's process (the model client a turn uses);
 - relayed chunks per second: one long reply's `text-delta`s through the server, versus the
-  LLM server's own rate for the same reply read directly.
+  LLM server's own rate for the same reply read directly;
+- the cost of secret masking: the same long reply relayed while the project holds secrets
+  (every chunk then goes through the masker) versus while it holds none, alternated.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ import litellm  # noqa: E402
 from tests.llmserver import LLMServer, Reply, llm_server  # noqa: E402
 from tests.servers import Server, running_server, stop_process  # noqa: E402
 
+MASKED_KEYS = {
+    "anthropic": "sk-ant-bench-" + "a1b2c3d4" * 8,
+    "gemini": "AIza-bench-" + "e5f6a7b8" * 4,
+    "mistral": "mistral-bench-" + "c9d0e1f2" * 4,
+}
 REPLY = Reply(text=("Hello", " there", ", here", " is", " the", " answer."))
 
 
@@ -108,6 +115,22 @@ class Site:
         return lambda: timed(
             lambda: post(self.server.base_url, "/api/projects/local/chat", body), is_ours_text
         )
+
+    def secrets_store(self, keep: bool) -> None:
+        """Gives the project secrets to mask (keys of providers the bench's model never
+        calls), or takes them away."""
+        base = "/api/projects/local/credentials"
+        for provider, key in MASKED_KEYS.items():
+            client = connection(self.server.base_url)
+            if keep:
+                body = json.dumps({"provider": provider, "apiKey": key})
+                client.request("POST", base, body, {"Content-Type": "application/json"})
+            else:
+                client.request("DELETE", f"{base}/{provider}")
+            response = client.getresponse()
+            response.read()
+            if response.status >= 300 and keep:
+                raise RuntimeError(f"credential {provider}: {response.status}")
 
     def through_litellm(self) -> Callable[[], tuple[float, int, float]]:
         """The same request made by litellm in this process, as a turn makes it: the model
@@ -240,6 +263,15 @@ def report(site: Site, args: argparse.Namespace) -> None:
     direct_rate = direct_count / direct_seconds
     ours_rate = ours_count / ours_seconds
 
+    masked_rates: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(3):
+        for masking in (False, True):
+            site.secrets_store(masking)
+            site.llm.script(long)
+            _, count, seconds = site.ours(sessions[0])()
+            masked_rates[masking].append(count / seconds)
+    site.secrets_store(False)
+
     ms = 1000.0
     rows: list[tuple[str, float, float, str, Callable[[float, float], bool]]] = [
         (
@@ -264,6 +296,13 @@ def report(site: Site, args: argparse.Namespace) -> None:
             lambda o, b: o - b <= 50,
         ),
         ("text chunks/s", ours_rate, direct_rate, ">= 0.95x", lambda o, b: o >= 0.95 * b),
+        (
+            "chunks/s, masking on vs off",
+            statistics.median(masked_rates[True]),
+            statistics.median(masked_rates[False]),
+            ">= 0.95x",
+            lambda o, b: o >= 0.95 * b,
+        ),
     ]
     print(f"{'figure':32} {'ours':>10} {'baseline':>10} {'ratio':>7}  {'goal':9} pass")
     for name, ours, base, goal, met in rows:

@@ -579,6 +579,8 @@ SESSIONS_DIR = Path(env.str("SESSIONS_DIR", default=str(DATA_DIR / "sessions")))
 GIT_PROVIDER = env.str("GIT_PROVIDER", default="apps.gitops.provider.LocalGitProvider")
 # A mirror fetched this recently serves a new clone of the same URL without touching the network.
 GIT_MIRROR_FRESH_SECONDS = env.float("GIT_MIRROR_FRESH_SECONDS", default=300.0)
+# A clone tells its viewers how far its download is at most this often.
+CLONE_PROGRESS_SECONDS = env.float("CLONE_PROGRESS_SECONDS", default=0.25)
 # Largest file the files API reads or writes.
 FILE_MAX_BYTES = env.int("FILE_MAX_BYTES", default=10 * 1024 * 1024)
 GIT_AUTHOR_NAME = env.str("GIT_AUTHOR_NAME", default="Discobot")

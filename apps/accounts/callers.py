@@ -67,6 +67,19 @@ def caller_resolve(*, request: HttpRequest) -> Caller:
     return Caller(user=user, signed_in_with=SignIn.SESSION)
 
 
+def caller_tokens(*, request: HttpRequest) -> list[str]:
+    """The secrets a request signs in with (its bearer token, its session cookie): what the
+    caller sends must never come back to them or anyone in an agent's output."""
+    tokens = []
+    parts = request.headers.get("Authorization", "").split()
+    if len(parts) == 2 and parts[0].lower() == BEARER:
+        tokens.append(parts[1])
+    cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if cookie:
+        tokens.append(cookie)
+    return tokens
+
+
 def token_caller(*, request: HttpRequest, parts: list[str]) -> Caller:
     retry_after = auth_failure_retry_after(request)
     if retry_after is not None:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.selectors import api_token_hash
-from apps.accounts.signals import api_token_created
+from apps.accounts.signals import api_token_created, api_token_revoked
 from discobot.errors import ApplicationError, NotFoundError
 
 API_TOKEN_PREFIX = "dbt_"  # noqa: S105 (a marker for secret scanners, not a secret)
@@ -33,7 +33,10 @@ def api_token_create(
     return token, raw_token
 
 
+@transaction.atomic
 def api_token_revoke(*, user: User, token_id: str) -> None:
-    deleted, _ = ApiToken.objects.filter(user=user, id=token_id).delete()
-    if not deleted:
+    token = ApiToken.objects.select_related("user").filter(user=user, id=token_id).first()
+    if token is None:
         raise NotFoundError("Token not found")
+    api_token_revoked.send(sender=ApiToken, token=token)
+    token.delete()

@@ -7,3 +7,5 @@ from django.dispatch import Signal
 # Sent with `token` (an ApiToken, never its value) inside the transaction that created it: the
 # audit log records it, and is rolled back with it.
 api_token_created = Signal()
+# Sent with `token` inside the transaction that deletes it.
+api_token_revoked = Signal()

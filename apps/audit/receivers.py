@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in
 
 from apps.accounts.models import ApiToken, User
-from apps.accounts.signals import api_token_created
+from apps.accounts.signals import api_token_created, api_token_revoked
 from apps.audit.services import audit_changes, audit_record
 
 
@@ -32,6 +32,16 @@ def token_created(sender: Any, token: ApiToken, **kwargs: Any) -> None:
     )
 
 
+def token_revoked(sender: Any, token: ApiToken, **kwargs: Any) -> None:
+    audit_record(
+        action="token.revoked",
+        target_type="token",
+        target_id=token.id,
+        target_label=f"{token.name} ({token.user.email})",
+    )
+
+
 def receivers_connect() -> None:
     user_logged_in.connect(signed_in, dispatch_uid="audit.signed_in")
     api_token_created.connect(token_created, dispatch_uid="audit.token_created")
+    api_token_revoked.connect(token_revoked, dispatch_uid="audit.token_revoked")

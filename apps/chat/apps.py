@@ -7,3 +7,7 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.chat import runner  # noqa: F401 (registers the turn runner with the worker)
+        from apps.chat.models import CALLER_TOKENS
+        from apps.core.crypto import encrypted_field_register
+
+        encrypted_field_register(CALLER_TOKENS)

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+from apps.core.crypto import EncryptedField
 from apps.projects.models import Project
 from apps.workspaces.models import Session
 from discobot.models import UUIDModel
@@ -69,6 +70,10 @@ class ChatTurn(UUIDModel):
     lease_until = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     last_seq = models.PositiveIntegerField(default=0)
+    # While it runs: the tokens its caller signed in with, sealed (`CALLER_TOKENS`), masked
+    # out of everything the turn says and keeps.
+    caller_tokens = models.BinaryField(default=b"", editable=False)
+    caller_tokens_key_id = models.CharField(max_length=16, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -86,6 +91,17 @@ class ChatTurn(UUIDModel):
 
     def __str__(self) -> str:
         return f"turn {self.message_id} ({self.status})"
+
+
+# A list of strings, bound to the turn's row; emptied when the turn ends.
+CALLER_TOKENS = EncryptedField(
+    model=ChatTurn,
+    ciphertext="caller_tokens",
+    key_id="caller_tokens_key_id",
+    binding=lambda turn: f"chat-turn:{turn.pk}".encode(),
+    project_lookup="session__project_id",
+    secret_values=lambda tokens: [token for token in tokens if isinstance(token, str)],
+)
 
 
 class ChatChunk(models.Model):

@@ -93,7 +93,7 @@ def turn_end(
     runner's (its lease ran out and another runner saved it as interrupted)."""
     ended = ChatTurn.objects.filter(
         pk=turn_id, runner=runner_name, status=TurnStatus.RUNNING
-    ).update(status=status, finished_at=timezone.now(), lease_until=None)
+    ).update(status=status, finished_at=timezone.now(), lease_until=None, caller_tokens=b"")
     if ended:
         message_save(turn_id=turn_id, message=message)
     return bool(ended)
@@ -138,7 +138,12 @@ def turns_recover(*, alive: list[UUID]) -> int:
         with transaction.atomic():
             taken = ChatTurn.objects.filter(
                 pk=turn.pk, status=TurnStatus.RUNNING, lease_until__lt=timezone.now()
-            ).update(status=TurnStatus.INTERRUPTED, finished_at=timezone.now(), lease_until=None)
+            ).update(
+                status=TurnStatus.INTERRUPTED,
+                finished_at=timezone.now(),
+                lease_until=None,
+                caller_tokens=b"",
+            )
             if not taken:
                 continue
             # Read again under the row's lock: its runner may have written since the query.

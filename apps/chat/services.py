@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from apps.accounts.models import User
 from apps.chat import uistream
 from apps.chat.log import chunks_write
 from apps.chat.masking import masked_value
-from apps.chat.models import TURN_ACTIVE, ChatTurn, Message, MessageRole
+from apps.chat.models import CALLER_TOKENS, TURN_ACTIVE, ChatTurn, Message, MessageRole
 from apps.chat.runner import runners_wake
 from apps.credentials.selectors import project_secrets
 from apps.projects.models import Project
@@ -60,10 +61,17 @@ def first_text(parts: list[dict[str, Any]]) -> str:
 
 
 @transaction.atomic
-def chat_turn_begin(*, project: Project, user: User | None, request: ChatRequest) -> ChatTurn:
+def chat_turn_begin(
+    *,
+    project: Project,
+    user: User | None,
+    request: ChatRequest,
+    caller_tokens: Sequence[str] = (),
+) -> ChatTurn:
     """Stores the new user message (or drops the answer to regenerate), creating the session
     on first use, and queues the turn that answers it. The server's history is the truth:
-    from the request only the last user message is taken."""
+    from the request only the last user message is taken. `caller_tokens`: what the caller
+    signed in with, masked like the project's secrets while the turn runs."""
     new = request.messages[-1] if request.messages else {}
     if not isinstance(new, dict):
         raise ApplicationError("Each message must be an object")
@@ -71,7 +79,7 @@ def chat_turn_begin(*, project: Project, user: User | None, request: ChatRequest
     if not regenerate and new.get("role") != "user":
         raise ApplicationError("The last message must be the user's")
     # A secret the user pasted is not kept (nor sent to the model) either.
-    masker = SecretMasker(project_secrets(project=project))
+    masker = SecretMasker([*project_secrets(project=project), *caller_tokens])
     parts = [] if regenerate else masked_value(user_parts(new), masker)
     session = project.sessions.filter(id=request.session_id).first()
     if session is None:
@@ -104,9 +112,10 @@ def chat_turn_begin(*, project: Project, user: User | None, request: ChatRequest
         )
     try:
         with transaction.atomic():
-            turn = ChatTurn.objects.create(
-                session=session, user=user, message_id=f"msg-{uuid.uuid4().hex}"
-            )
+            turn = ChatTurn(session=session, user=user, message_id=f"msg-{uuid.uuid4().hex}")
+            if caller_tokens:
+                CALLER_TOKENS.seal(turn, list(caller_tokens))
+            turn.save(force_insert=True)
     except IntegrityError:  # another request began one at the same moment
         raise ConflictError(BUSY) from None
     # The stream's first chunk, there before a runner takes the turn.

@@ -76,6 +76,8 @@ def credential_audit_fields(credential: Credential) -> dict[str, Any]:
         "auth_type": credential.auth_type,
         "base_url": credential.base_url,
         "expires_at": credential.expires_at,
+        "input_price_per_million": credential.input_price_per_million,
+        "output_price_per_million": credential.output_price_per_million,
     }
 
 

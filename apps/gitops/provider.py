@@ -15,7 +15,7 @@ import re
 import shutil
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,9 +129,31 @@ class Author:
         return pygit2.Signature(name, email)
 
 
+@dataclass(frozen=True)
+class CloneProgress:
+    """How far a clone's download is, as libgit2 counts it."""
+
+    received_objects: int
+    total_objects: int
+    indexed_deltas: int
+    total_deltas: int
+    received_bytes: int
+
+
+CloneProgressReport = Callable[[CloneProgress], None]
+
+
 class GitProvider(Protocol):
     def repository_check(self, repo_path: Path) -> None: ...
-    def clone(self, url: str, target: Path, *, token: str = "", owner: str = "") -> str: ...
+    def clone(
+        self,
+        url: str,
+        target: Path,
+        *,
+        token: str = "",
+        owner: str = "",
+        progress: CloneProgressReport | None = None,
+    ) -> str: ...
     def init(self, path: Path, *, author: Author) -> str: ...
     def head(self, repo_path: Path) -> str: ...
     def fetch(self, repo_path: Path, *, token: str = "") -> None: ...
@@ -279,10 +301,32 @@ def links_neutralise(repo: pygit2.Repository, paths: Iterable[str]) -> None:
         repo.config["core.symlinks"] = False
 
 
-def credentials_callbacks(token: str) -> pygit2.RemoteCallbacks | None:
-    if not token:
+class RemoteCallbacks(pygit2.RemoteCallbacks):
+    """The token a remote is reached with, and where the download's progress goes."""
+
+    def __init__(self, token: str, progress: CloneProgressReport | None) -> None:
+        super().__init__(credentials=pygit2.UserPass("x-access-token", token) if token else None)
+        self.progress = progress
+
+    def transfer_progress(self, stats: pygit2.remotes.TransferProgress) -> None:
+        if self.progress is not None:
+            self.progress(
+                CloneProgress(
+                    received_objects=stats.received_objects,
+                    total_objects=stats.total_objects,
+                    indexed_deltas=stats.indexed_deltas,
+                    total_deltas=stats.total_deltas,
+                    received_bytes=stats.received_bytes,
+                )
+            )
+
+
+def remote_callbacks(
+    token: str, progress: CloneProgressReport | None = None
+) -> RemoteCallbacks | None:
+    if not token and progress is None:
         return None
-    return pygit2.RemoteCallbacks(credentials=pygit2.UserPass("x-access-token", token))
+    return RemoteCallbacks(token, progress)
 
 
 def mirror_path(url: str, owner: str = "") -> Path:
@@ -291,8 +335,11 @@ def mirror_path(url: str, owner: str = "") -> Path:
     return Path(settings.WORKSPACE_DIR) / ".mirrors" / f"{digest}.git"
 
 
-def mirror_refresh(url: str, *, token: str, owner: str = "") -> Path:
-    """A bare mirror of `url`, fetched unless it was fetched within GIT_MIRROR_FRESH_SECONDS."""
+def mirror_refresh(
+    url: str, *, token: str, owner: str = "", progress: CloneProgressReport | None = None
+) -> Path:
+    """A bare mirror of `url`, fetched unless it was fetched within GIT_MIRROR_FRESH_SECONDS;
+    `progress` hears how its download goes."""
     mirror = mirror_path(url, owner)
     stamp = mirror / "discobot-fetched"
     with repository_lock(mirror):
@@ -309,7 +356,7 @@ def mirror_refresh(url: str, *, token: str, owner: str = "") -> Path:
                 str(partial),
                 bare=True,
                 remote=mirror_remote,
-                callbacks=credentials_callbacks(token),
+                callbacks=remote_callbacks(token, progress),
             )
             # Point the mirror's HEAD where the remote's points (recorded by the clone as the
             # symbolic origin/HEAD), so that clones of the mirror check that branch out.
@@ -319,7 +366,7 @@ def mirror_refresh(url: str, *, token: str, owner: str = "") -> Path:
             partial.rename(mirror)
         elif time.time() - stamp.stat().st_mtime > settings.GIT_MIRROR_FRESH_SECONDS:
             pygit2.Repository(str(mirror)).remotes["origin"].fetch(
-                callbacks=credentials_callbacks(token), prune=FetchPrune.PRUNE
+                callbacks=remote_callbacks(token, progress), prune=FetchPrune.PRUNE
             )
         stamp.touch()
     return mirror
@@ -366,8 +413,16 @@ class LocalGitProvider:
         """Refuses (409) a folder the server may not work on as a repository."""
         open_repository(repo_path)
 
-    def clone(self, url: str, target: Path, *, token: str = "", owner: str = "") -> str:
-        mirror = mirror_refresh(url, token=token, owner=owner)
+    def clone(
+        self,
+        url: str,
+        target: Path,
+        *,
+        token: str = "",
+        owner: str = "",
+        progress: CloneProgressReport | None = None,
+    ) -> str:
+        mirror = mirror_refresh(url, token=token, owner=owner, progress=progress)
         repo = pygit2.clone_repository(str(mirror), str(target))
         repo.remotes.set_url("origin", url)
         links_neutralise(repo, links_of_index(repo))
@@ -393,7 +448,7 @@ class LocalGitProvider:
                 raise RepositoryConflict("This repository has no origin to fetch from")
             try:
                 repo.remotes["origin"].fetch(
-                    callbacks=credentials_callbacks(token), prune=FetchPrune.PRUNE
+                    callbacks=remote_callbacks(token), prune=FetchPrune.PRUNE
                 )
             except pygit2.GitError as error:
                 raise RepositoryConflict(f"Fetch failed: {error}") from None

@@ -18,12 +18,14 @@ from apps.projects.models import Project, ProjectEvent
 class WorkspaceUpdatedData(TypedDict):
     workspaceId: str
     status: str
+    progress: NotRequired[dict[str, Any]]
 
 
 class SessionUpdatedData(TypedDict):
     sessionId: str
     status: str
     commitStatus: NotRequired[str]
+    progress: NotRequired[dict[str, Any]]
 
 
 class JobCompletedData(TypedDict):
@@ -42,9 +44,13 @@ class WorkspaceUpdated:
     type: ClassVar[str] = "workspace_updated"
     workspace_id: str
     status: str
+    progress: dict[str, Any] | None = None  # while a clone downloads
 
     def data(self) -> WorkspaceUpdatedData:
-        return {"workspaceId": self.workspace_id, "status": self.status}
+        data: WorkspaceUpdatedData = {"workspaceId": self.workspace_id, "status": self.status}
+        if self.progress is not None:
+            data["progress"] = self.progress
+        return data
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,14 @@ class SessionUpdated:
     session_id: str
     status: str
     commit_status: str | None = None
+    progress: dict[str, Any] | None = None  # while it is set up
 
     def data(self) -> SessionUpdatedData:
         data: SessionUpdatedData = {"sessionId": self.session_id, "status": self.status}
         if self.commit_status is not None:
             data["commitStatus"] = self.commit_status
+        if self.progress is not None:
+            data["progress"] = self.progress
         return data
 
 

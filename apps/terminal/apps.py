@@ -11,3 +11,7 @@ class TerminalConfig(AppConfig):
         from apps.workspaces.signals import sandbox_stopping
 
         sandbox_stopping.connect(sandbox_stopping_capture, dispatch_uid="terminal.transcript")
+        from apps.core.crypto import encrypted_field_register
+        from apps.terminal.models import TRANSCRIPT_CALLER_TOKENS
+
+        encrypted_field_register(TRANSCRIPT_CALLER_TOKENS)

@@ -21,10 +21,12 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from apps.accounts.callers import caller_tokens
+from apps.accounts.websockets import handshake_request
 from apps.core.streams import off_loop
 from apps.projects.consumers import CLOSE_NOT_FOUND, ProjectScopedConsumer
 from apps.sandbox.provider import PtyConnection
-from apps.terminal.services import transcript_capture
+from apps.terminal.services import transcript_capture, transcript_tokens_add
 from apps.workspaces.models import SandboxUse, SandboxUseKind, Session, SessionActionKind
 from apps.workspaces.sandboxes import (
     sandbox_use_begin,
@@ -140,6 +142,7 @@ class TerminalConsumer(ProjectScopedConsumer):
             return
         self.session = session
         await self.record(session, SessionActionKind.TERMINAL_ATTACH)
+        await self.remember_tokens(session)
         self.tasks = [
             asyncio.create_task(self.pump_output(self.terminal)),
             asyncio.create_task(self.hold_sandbox(self.use)),
@@ -263,6 +266,13 @@ class TerminalConsumer(ProjectScopedConsumer):
             )
         except Exception:  # the trail is worth a log line, never the terminal
             logger.exception("terminal: recording the %s failed", kind)
+
+    async def remember_tokens(self, session: Session) -> None:
+        tokens = caller_tokens(request=handshake_request(self.scope))
+        try:
+            await in_thread(transcript_tokens_add, session=session, tokens=tokens)
+        except Exception:  # the project's own secrets are still masked
+            logger.exception("terminal: the caller's tokens could not be kept for masking")
 
     async def capture(self, session: Session) -> None:
         try:

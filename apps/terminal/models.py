@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.core.crypto import EncryptedField
 from apps.workspaces.models import Session
 from discobot.models import UUIDModel
 
@@ -48,6 +49,20 @@ class TerminalTranscript(models.Model):
     # A capture holds this lease while it reads tmux, so that captures of several tabs or
     # server processes never record the same lines twice.
     capturing_until = models.DateTimeField(null=True, blank=True)
+    # The tokens of everyone who attached, sealed (`TRANSCRIPT_CALLER_TOKENS`): what they signed
+    # in with is masked in every capture, also the last one made after they left.
+    caller_tokens = models.BinaryField(default=b"", editable=False)
+    caller_tokens_key_id = models.CharField(max_length=16, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"transcript of {self.session_id}"
+
+
+TRANSCRIPT_CALLER_TOKENS = EncryptedField(
+    model=TerminalTranscript,
+    ciphertext="caller_tokens",
+    key_id="caller_tokens_key_id",
+    binding=lambda transcript: f"terminal-transcript:{transcript.session_id}".encode(),
+    project_lookup="session__project_id",
+    secret_values=lambda tokens: [token for token in tokens if isinstance(token, str)],
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -11,7 +12,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.credentials.selectors import project_secrets
-from apps.terminal.models import TerminalEntryType, TerminalHistory, TerminalTranscript
+from apps.terminal.models import (
+    TRANSCRIPT_CALLER_TOKENS,
+    TerminalEntryType,
+    TerminalHistory,
+    TerminalTranscript,
+)
 from apps.terminal.transcripts import CAPTURE_TIMEOUT_SECONDS, new_lines, sandbox_terminals_read
 from apps.workspaces.models import Session
 from apps.workspaces.sandboxes import session_sandbox_provider
@@ -60,6 +66,20 @@ def transcript_capture(*, session: Session, final: bool = False) -> int:
     finally:
         TerminalTranscript.objects.filter(session=session).update(capturing_until=None)
     return len(lines)
+
+
+@transaction.atomic
+def transcript_tokens_add(*, session: Session, tokens: Sequence[str]) -> None:
+    """Remembers (sealed) the tokens a caller attached with, for every capture to mask."""
+    if not tokens:
+        return
+    TerminalTranscript.objects.get_or_create(session=session)
+    transcript = TerminalTranscript.objects.select_for_update().get(session=session)
+    known = TRANSCRIPT_CALLER_TOKENS.open(transcript) if transcript.caller_tokens else []
+    if set(tokens) <= set(known):
+        return
+    TRANSCRIPT_CALLER_TOKENS.seal(transcript, sorted({*known, *tokens}))
+    transcript.save(update_fields=["caller_tokens", "caller_tokens_key_id"])
 
 
 def lease_claim(session: Session, *, wait: bool) -> bool:

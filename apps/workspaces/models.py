@@ -44,6 +44,16 @@ class SessionStatus(models.TextChoices):
     REMOVED = "removed", "Removed"
 
 
+# A session on its way to its first `ready`.
+SESSION_SETTING_UP = (
+    SessionStatus.INITIALIZING,
+    SessionStatus.REINITIALIZING,
+    SessionStatus.CLONING,
+    SessionStatus.PULLING_IMAGE,
+    SessionStatus.CREATING_SANDBOX,
+)
+
+
 class CommitStatus(models.TextChoices):
     NONE = "", "None"
     PENDING = "pending", "Pending"
@@ -75,6 +85,8 @@ class Workspace(UUIDModel, TimestampedModel):
     real_path = models.CharField(max_length=1000, blank=True)
     # A local folder that is not a repository yet is made one (git init + first commit).
     init_git = models.BooleanField(default=False)
+    # While a clone runs: how far its download is (`workspace_progress_report`).
+    progress = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ("created_at", "id")
@@ -117,6 +129,8 @@ class Session(TimestampedModel):
     base_commit = models.CharField(max_length=64, blank=True)
     applied_commit = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
+    # While it is set up: the step it is at (`session_progress_report`).
+    progress = models.JSONField(null=True, blank=True)
     workspace_path = models.CharField(max_length=1000, blank=True)
     workspace_commit = models.CharField(max_length=64, blank=True)
     # The provider holding the session's sandbox (blank: none made yet). A docker workspace

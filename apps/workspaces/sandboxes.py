@@ -40,7 +40,13 @@ from apps.sandbox.selectors import (
     provider_choose,
     provider_get,
 )
-from apps.workspaces.models import SandboxUse, SandboxUseKind, Session, SessionStatus
+from apps.workspaces.models import (
+    SESSION_SETTING_UP,
+    SandboxUse,
+    SandboxUseKind,
+    Session,
+    SessionStatus,
+)
 from apps.workspaces.services import session_rename, session_transition
 from apps.workspaces.signals import sandbox_stopping
 from apps.workspaces.transitions import SESSION_TRANSITIONS, By, transition_check
@@ -48,13 +54,6 @@ from discobot.errors import ConflictError
 
 logger = logging.getLogger(__name__)
 
-SETTING_UP = (
-    SessionStatus.INITIALIZING,
-    SessionStatus.REINITIALIZING,
-    SessionStatus.CLONING,
-    SessionStatus.PULLING_IMAGE,
-    SessionStatus.CREATING_SANDBOX,
-)
 REMOVED_OUTSIDE = "removed outside Discobot"
 STOPPED_OUTSIDE = "stopped outside Discobot"
 
@@ -108,7 +107,7 @@ def session_sandbox_start(session: Session) -> SandboxProvider:
             .select_related("workspace")
             .get(pk=session.pk)
         )
-        if session.status in SETTING_UP:
+        if session.status in SESSION_SETTING_UP:
             raise ConflictError("The session is still being set up")
         if session.status not in (SessionStatus.READY, SessionStatus.STOPPED):
             raise ConflictError(f"The session is {session.status}")

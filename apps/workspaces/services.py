@@ -19,11 +19,13 @@ from apps.accounts.models import User
 from apps.audit.services import audit_changes, audit_record
 from apps.core.jobs import job_enqueue
 from apps.core.models import Job, JobStatus
+from apps.gitops.provider import CloneProgress
 from apps.projects.events import SessionUpdated, WorkspaceUpdated
 from apps.projects.models import Project
 from apps.projects.services import project_event_record
 from apps.sandbox.selectors import provider_choose
 from apps.workspaces.models import (
+    SESSION_SETTING_UP,
     CommitStatus,
     JobType,
     Session,
@@ -361,7 +363,8 @@ def workspace_transition(
     transition_check(WORKSPACE_TRANSITIONS, WorkspaceStatus(workspace.status), to, by=By.SYSTEM)
     workspace.status = to
     workspace.error_message = reason if to == WorkspaceStatus.ERROR else ""
-    fields = ["status", "error_message", "updated_at"]
+    workspace.progress = None  # a new state starts without any
+    fields = ["status", "error_message", "progress", "updated_at"]
     if commit is not None:
         workspace.commit = commit
         fields.append("commit")
@@ -370,6 +373,24 @@ def workspace_transition(
         fields.append("work_dir")
     workspace.save(update_fields=fields)
     workspace_entered(workspace)
+
+
+def workspace_progress_report(workspace: Workspace, progress: CloneProgress) -> None:
+    """Tells the workspace's viewers how far its clone's download is."""
+    shown = {
+        "receivedObjects": progress.received_objects,
+        "totalObjects": progress.total_objects,
+        "indexedDeltas": progress.indexed_deltas,
+        "totalDeltas": progress.total_deltas,
+        "receivedBytes": progress.received_bytes,
+    }
+    Workspace.objects.filter(pk=workspace.pk).update(progress=shown)
+    project_event_record(
+        project_id=workspace.project_id,
+        event=WorkspaceUpdated(
+            workspace_id=str(workspace.id), status=workspace.status, progress=shown
+        ),
+    )
 
 
 def workspace_entered(workspace: Workspace) -> None:
@@ -528,7 +549,9 @@ def session_transition(
     transition_check(SESSION_TRANSITIONS, SessionStatus(session.status), to, by=by)
     session.status = to
     session.error_message = reason if to == SessionStatus.ERROR else ""
-    fields = ["status", "error_message", "updated_at"]
+    if to not in SESSION_SETTING_UP:
+        session.progress = None
+    fields = ["status", "error_message", "progress", "updated_at"]
     if workspace_path is not None:
         session.workspace_path = workspace_path
         fields.append("workspace_path")
@@ -537,6 +560,29 @@ def session_transition(
         fields.append("workspace_commit")
     session.save(update_fields=fields)
     session_entered(session, job=SESSION_JOBS.get(to))
+
+
+# The steps of a session's setup, in order, as its viewers read them.
+SESSION_STEPS = {
+    "working_copy": "Preparing its working copy",
+    "sandbox": "Creating its sandbox",
+}
+
+
+def session_progress_report(session: Session, step: str) -> None:
+    """Tells the session's viewers which step of its setup it is at."""
+    shown = {
+        "step": step,
+        "description": SESSION_STEPS[step],
+        "stepNumber": list(SESSION_STEPS).index(step) + 1,
+        "stepCount": len(SESSION_STEPS),
+    }
+    session.progress = shown
+    Session.objects.filter(pk=session.pk).update(progress=shown)
+    project_event_record(
+        project_id=session.project_id,
+        event=SessionUpdated(session_id=session.id, status=session.status, progress=shown),
+    )
 
 
 @transaction.atomic

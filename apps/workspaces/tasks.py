@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import shutil
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pygit2
+from django.conf import settings
 from django.db import transaction
 
 from apps.core.jobs import JobDeferred, JobFailed, job_handler
 from apps.core.models import Job
-from apps.gitops.provider import GitError, git_provider
+from apps.gitops.provider import CloneProgress, CloneProgressReport, GitError, git_provider
 from apps.sandbox.provider import SandboxUnavailable
 from apps.workspaces.git import server_author
 from apps.workspaces.models import (
@@ -31,13 +35,17 @@ from apps.workspaces.selectors import job_session, job_workspace, workspace_clon
 from apps.workspaces.services import (
     folder_is_repository,
     session_commit_transition,
+    session_progress_report,
     session_remove,
     session_transition,
+    workspace_progress_report,
     workspace_source_recheck,
     workspace_transition,
 )
 from apps.workspaces.transitions import IllegalTransition
 from discobot.errors import ApplicationError, ConflictError
+
+logger = logging.getLogger(__name__)
 
 Resource = TypeVar("Resource", Workspace, Session)
 SETTING_UP = (
@@ -88,12 +96,35 @@ def workspace_init(job: Job) -> None:
     url = str(source.folder) if source.folder is not None else workspace.path
     try:
         commit = git_provider().clone(
-            url, target, token=workspace_clone_token(workspace), owner=workspace.project_id
+            url,
+            target,
+            token=workspace_clone_token(workspace),
+            owner=workspace.project_id,
+            progress=clone_progress(workspace),
         )
     except (pygit2.GitError, ValueError, KeyError) as error:
         shutil.rmtree(target, ignore_errors=True)
         raise RuntimeError(f"Could not clone {workspace.path}: {error}") from error
     workspace_transition(workspace, WorkspaceStatus.READY, commit=commit, work_dir=str(target))
+
+
+def clone_progress(workspace: Workspace) -> CloneProgressReport:
+    """Reports a clone's progress at most every CLONE_PROGRESS_SECONDS (libgit2 calls back for
+    every few objects); a report that fails is logged, the clone goes on."""
+    last = -math.inf
+
+    def report(progress: CloneProgress) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < settings.CLONE_PROGRESS_SECONDS:
+            return
+        last = now
+        try:
+            workspace_progress_report(workspace, progress)
+        except Exception:
+            logger.warning("could not report the clone progress of %s", workspace.pk, exc_info=True)
+
+    return report
 
 
 def workspace_folder_init(workspace: Workspace, folder: Path) -> None:
@@ -131,6 +162,7 @@ def session_init(job: Job) -> None:
     if not workspace.commit:
         raise JobFailed("The workspace is not a git repository with a commit")
     target = session_dir(session)
+    session_progress_report(session, "working_copy")
     if not (target / ".git").exists():
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +179,7 @@ def session_init(job: Job) -> None:
             workspace_path=str(target),
             workspace_commit=workspace.commit,
         )
+    session_progress_report(session, "sandbox")
     try:
         session_sandbox_create(session)
     except SandboxUnavailable as error:

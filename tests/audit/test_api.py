@@ -77,6 +77,22 @@ class TestCredentials:
         assert replaced["changes"] == {"secret": ["[redacted]", "[redacted]"]}
         assert "first-key" not in str(list(AuditEntry.objects.values()))
 
+    def test_new_prices_say_what_they_were_and_became(self, owner_client, project):
+        base = f"/api/projects/{project.id}/credentials"
+        key = {"provider": "openai", "apiKey": "first-key", "baseUrl": "https://llm.example"}
+        owner_client.post(base, key, format="json")
+        owner_client.post(
+            base,
+            {**key, "inputPricePerMillion": 3, "outputPricePerMillion": 15},
+            format="json",
+        )
+
+        changed = audit_of(owner_client, project)["entries"][0]
+
+        assert changed["action"] == "credential.updated"
+        assert changed["changes"]["input_price_per_million"] == [None, "3.000000"]
+        assert changed["changes"]["output_price_per_million"] == [None, "15.000000"]
+
 
 def test_a_rename_records_the_old_and_new_name_with_who_and_from_where(
     client_for, admin, owner, project
@@ -213,6 +229,15 @@ def test_an_api_token_created_is_recorded_without_its_value(owner_client, owner)
     assert entry.changes == {"name": [None, "laptop"], "expires_at": [None, None]}
     assert raw not in str(AuditEntry.objects.values().get(id=entry.id))
     assert raw[:12] not in str(AuditEntry.objects.values().get(id=entry.id))
+
+
+def test_a_revoked_api_token_is_recorded(owner_client, owner):
+    made = owner_client.post("/api/tokens", {"name": "laptop"}, format="json").json()
+
+    assert owner_client.delete(f"/api/tokens/{made['id']}").status_code == 200
+
+    entry = AuditEntry.objects.get(action="token.revoked")
+    assert (entry.actor, entry.target_label) == (owner, "laptop (owner@example.com)")
 
 
 def test_a_token_made_by_the_command_line_is_the_systems(owner, capsys):

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from discobot.redaction import encoded_forms
 from tests.ai_sdk.reader import sdk_read
 from tests.llmserver import Failure, LLMServer, Reply, ToolCall, llm_server
 from tests.servers import Server, running_server, serving, stop_process
@@ -531,3 +532,40 @@ def test_a_browser_post_without_its_csrf_token_is_refused_with_json(two_projects
     status, answer = ann.call("POST", path, body, browser=True)
     assert status == 200, answer
     assert texts(sdk_read(answer)["message"]) == "Sure"
+
+
+def test_the_token_the_caller_signed_in_with_is_masked_in_the_turn_and_its_trail(two_projects):
+    site, ann, _ = two_projects
+    base = f"/api/projects/{ann.project_id}"
+    token = ann.token
+    half = len(token) // 2
+    command = f"echo {token}; printf %s {token} | base64"
+    site.llm.script(
+        Reply(tool_calls=(ToolCall("call-1", "Bash", json.dumps({"command": command})),)),
+        Reply(text=("Your token is ", token[:half], token[half:], ".")),  # split across deltas
+    )
+    body = {"id": SESSION, "messages": [user_message(f"Mine is {token}", "u2")]}
+
+    status, answer = ann.call("POST", f"{base}/chat", body)
+
+    assert status == 200, answer
+    read = sdk_read(answer)
+    assert texts(read["message"]) == "Your token is ****."
+    tool = next(p for p in read["message"]["parts"] if p["type"] == "dynamic-tool")
+    assert tool["output"]["stdout"].startswith("****\n")
+    seen = {
+        "the stream": answer.decode(),
+        "the messages": ann.call("GET", f"{base}/sessions/{SESSION}/messages")[1].decode(),
+        "the actions": ann.call("GET", f"{base}/sessions/{SESSION}/actions")[1].decode(),
+        "the model": json.dumps(
+            [
+                message
+                for call in site.llm.model_calls()
+                for message in call.body["messages"]
+                if message["role"] in ("user", "tool")
+            ]
+        ),
+        "the database": site.server.manage("dumpdata").stdout,
+    }
+    for where, text in seen.items():
+        assert [form for form in encoded_forms(token) if form in text] == [], where

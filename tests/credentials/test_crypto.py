@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from apps.agents.models import AgentMCPServer
 from apps.agents.selectors import mcp_server_secrets
 from apps.agents.services import mcp_servers_replace
+from apps.chat.models import ChatTurn
 from apps.core import crypto
 from apps.core.crypto import (
     DecryptionError,
@@ -25,6 +26,7 @@ from apps.core.crypto import (
 from apps.credentials.models import Credential
 from apps.credentials.selectors import credential_secret
 from apps.credentials.services import credential_api_key_store
+from apps.terminal.models import TerminalTranscript
 from tests.agents.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -165,6 +167,8 @@ def test_every_secret_holding_field_is_registered():
     assert registered == {
         (Credential, "encrypted_data"),
         (AgentMCPServer, "encrypted_secrets"),
+        (ChatTurn, "caller_tokens"),
+        (TerminalTranscript, "caller_tokens"),
     }
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from apps.gitops.provider import git_provider, mirror_path
+from apps.gitops.provider import CloneProgress, git_provider, mirror_path
+from apps.projects.models import ProjectEvent
+from apps.workspaces.services import workspace_progress_report
 from tests.gitops.conftest import git
 from tests.gitserver import StallingProxy, git_daemon
 from tests.jobs import run_jobs
+from tests.workspaces.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +135,54 @@ def test_provider_operations_directly(repo, tmp_path):
     assert sorted(provider.tree_files(repo, ref=head)) == ["README.md", "logo.bin", "src/app.py"]
     assert provider.read_blob(repo, path="README.md", ref=head) == b"hello\n"
     assert provider.log(repo, ref="HEAD", limit=1)[0]["sha"] == head
+
+
+def test_a_clone_reports_its_download_while_it_runs_and_forgets_it_once_ready(
+    client, base, project, served, repo, settings
+):
+    for index in range(300):  # enough objects for libgit2 to call back more than once
+        (repo / f"file-{index}.txt").write_text(f"content {index}\n" * 20)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "many files")
+    settings.CLONE_PROGRESS_SECONDS = 0  # every callback reported
+    _, url = served
+
+    created = client.post(f"{base}/workspaces", {"path": url, "sourceType": "git"}, format="json")
+    run_jobs()
+
+    updates = [
+        event.data
+        for event in ProjectEvent.objects.filter(project=project, type="workspace_updated")
+    ]
+    reported = [update["progress"] for update in updates if "progress" in update]
+    assert len(reported) > 1
+    assert {update["status"] for update in updates if "progress" in update} == {"cloning"}
+    received = [progress["receivedObjects"] for progress in reported]
+    assert received == sorted(received)
+    last = reported[-1]
+    assert last["receivedObjects"] == last["totalObjects"] > 300
+    assert last["receivedBytes"] > 0
+    shown = client.get(f"{base}/workspaces/{created.json()['id']}").json()
+    assert (shown["status"], shown["progress"]) == ("ready", None)
+
+
+def test_a_workspace_being_cloned_shows_how_far_it_is(client, base, project):
+    workspace = WorkspaceFactory.create(project=project, status="cloning")
+    progress = CloneProgress(
+        received_objects=40,
+        total_objects=100,
+        indexed_deltas=0,
+        total_deltas=0,
+        received_bytes=4096,
+    )
+
+    workspace_progress_report(workspace, progress)
+
+    shown = client.get(f"{base}/workspaces/{workspace.id}").json()
+    assert shown["progress"] == {
+        "receivedObjects": 40,
+        "totalObjects": 100,
+        "indexedDeltas": 0,
+        "totalDeltas": 0,
+        "receivedBytes": 4096,
+    }

@@ -9,12 +9,15 @@ import re
 import signal
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from discobot.redaction import encoded_forms
 from tests.servers import serving
 from tests.terminal.client import PROMPT_END, TerminalClient
+from tests.terminal.conftest import terminal_site
 from tests.waiting import wait_for
 
 # How long the client stalls, and a generous bound on what the server may grow meanwhile (a few
@@ -187,3 +190,46 @@ def test_an_attach_and_a_detach_are_in_the_session_s_actions_with_the_address(si
     for action in (attach, detach):
         assert action["address"].startswith("127.0.0.1:")
         assert action["user"] is not None
+
+
+JOIN_LOCAL = """
+from apps.accounts.models import User
+from apps.projects.models import Project, ProjectMember
+project, _ = Project.objects.get_or_create(id="local", defaults={{"name": "Local"}})
+ProjectMember.objects.create(project=project, user=User.objects.get(email="{email}"))
+"""
+TRANSCRIPT = """
+from apps.terminal.models import TerminalHistory, TerminalTranscript
+print("\\n".join(TerminalHistory.objects.values_list("content", flat=True)))
+print(TerminalTranscript.objects.values_list("terminals", flat=True).first())
+"""
+
+
+def test_the_token_a_terminal_signed_in_with_is_masked_in_its_transcript(provider_name, short_tmp):
+    settings = {
+        "AUTH_ENABLED": "true",
+        "SESSION_SECRET": "t" * 50,
+        "ENCRYPTION_KEY": "ab" * 32,
+        "LOCAL_PROVIDER_ENABLED": "true",
+    }
+    with contextmanager(terminal_site)(provider_name, short_tmp, **settings) as site:
+        made = site.server.manage("create_token", "--email", "ann@example.com", "--create-user")
+        token = made.stdout.strip()
+        joined = site.server.manage("shell", "-c", JOIN_LOCAL.format(email="ann@example.com"))
+        assert joined.returncode == 0, joined.stderr
+        client = TerminalClient(site.url(), headers={"Authorization": f"Bearer {token}"})
+        assert client.status == 101
+        client.output_until(PROMPT_END)
+
+        client.run(f"echo {token}; printf %s {token} | base64 -w0; echo; echo done", "done\r\n")
+        client.leave()
+
+        def transcript() -> str:
+            shown = site.server.manage("shell", "-c", TRANSCRIPT)
+            assert shown.returncode == 0, shown.stderr
+            return shown.stdout
+
+        wait_for(lambda: "done" in transcript().splitlines(), timeout=60)
+        kept = transcript() + site.server.manage("dumpdata").stdout
+        assert "****" in kept
+        assert [form for form in encoded_forms(token) if form in kept] == []

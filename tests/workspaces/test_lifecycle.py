@@ -112,12 +112,30 @@ class TestSessionInit:
     def test_the_session_goes_through_creating_sandbox_to_ready(
         self, client, base, project, session, provider
     ):
-        assert client.get(f"{base}/sessions/sess-1").json()["status"] == "ready"
-        assert [e["status"] for e in events_of(project, "session_updated")] == [
-            "initializing",
-            "creating_sandbox",
-            "ready",
+        shown = client.get(f"{base}/sessions/sess-1").json()
+        assert (shown["status"], shown["progress"]) == ("ready", None)
+        steps = [
+            (event["status"], event.get("progress", {}).get("step"))
+            for event in events_of(project, "session_updated")
         ]
+        assert steps == [
+            ("initializing", None),
+            ("initializing", "working_copy"),
+            ("creating_sandbox", None),
+            ("creating_sandbox", "sandbox"),
+            ("ready", None),
+        ]
+        [sandbox_step] = [
+            event["progress"]
+            for event in events_of(project, "session_updated")
+            if event.get("progress", {}).get("step") == "sandbox"
+        ]
+        assert sandbox_step == {
+            "step": "sandbox",
+            "description": "Creating its sandbox",
+            "stepNumber": 2,
+            "stepCount": 2,
+        }
         assert session.sandbox_provider == provider.name
         assert sandbox_state(provider, session) == SandboxState.RUNNING
         ran = provider.exec(str(session.uuid), ["cat", "README.md"])

@@ -14,6 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.callers import caller_tokens
 from apps.chat import selectors, services, uistream
 from apps.chat.log import turn_stream
 from apps.chat.models import ChatTurn
@@ -74,7 +75,10 @@ class ChatView(ProjectScopedView):
     def post(self, request: Request, project_id: str) -> StreamingHttpResponse:
         body = chat_request(request)
         turn = services.chat_turn_begin(
-            project=self.project, user=cast(AuthenticatedRequest, request).user, request=body
+            project=self.project,
+            user=cast(AuthenticatedRequest, request).user,
+            request=body,
+            caller_tokens=caller_tokens(request=request._request),
         )
         return chat_stream_response(turn)
 

@@ -13,6 +13,25 @@ from discobot.api.fields import WHITESPACE, JsonBooleanField, QueryBooleanField,
 from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
 
 
+class SetupProgressSerializer(serializers.Serializer[dict[str, Any]]):
+    """Where a session's setup is; null once it is set up."""
+
+    step = serializers.CharField(help_text="`working_copy`, then `sandbox`")
+    description = serializers.CharField()
+    stepNumber = serializers.IntegerField()
+    stepCount = serializers.IntegerField()
+
+
+class CloneProgressSerializer(serializers.Serializer[dict[str, Any]]):
+    """How far a clone's download is (libgit2's counts); null when no clone runs."""
+
+    receivedObjects = serializers.IntegerField()
+    totalObjects = serializers.IntegerField()
+    indexedDeltas = serializers.IntegerField()
+    totalDeltas = serializers.IntegerField()
+    receivedBytes = serializers.IntegerField()
+
+
 @extend_schema_serializer(component_name="Session")
 class SessionOutputSerializer(serializers.ModelSerializer[Session]):
     projectId = serializers.CharField(source="project_id")
@@ -28,6 +47,7 @@ class SessionOutputSerializer(serializers.ModelSerializer[Session]):
     agentId = serializers.UUIDField(source="agent_id", allow_null=True)
     workspacePath = BlankAsNullField(source="workspace_path")
     workspaceCommit = BlankAsNullField(source="workspace_commit")
+    progress = SetupProgressSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Session
@@ -50,6 +70,7 @@ class SessionOutputSerializer(serializers.ModelSerializer[Session]):
             "model",
             "workspacePath",
             "workspaceCommit",
+            "progress",
         )
 
     def get_files(self, session: Session) -> list[str]:
@@ -63,6 +84,7 @@ class WorkspaceOutputSerializer(serializers.ModelSerializer[Workspace]):
     errorMessage = BlankAsNullField(source="error_message")
     commit = BlankAsNullField()
     workDir = BlankAsNullField(source="work_dir")
+    progress = CloneProgressSerializer(read_only=True, allow_null=True)
     sessions = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
@@ -79,6 +101,7 @@ class WorkspaceOutputSerializer(serializers.ModelSerializer[Workspace]):
             "errorMessage",
             "commit",
             "workDir",
+            "progress",
             "sessions",
             "createdAt",
             "updatedAt",

@@ -387,6 +387,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Served from the finders so `make run` needs no collectstatic step; the files are few.
 WHITENOISE_USE_FINDERS = True
 
+# --- The web app -------------------------------------------------------------------------------
+
+# A built web app (a folder with index.html and assets/) served at `/`, so that the app and the
+# API share one origin and the sign-in cookie travels; blank: this server serves only the API
+# and the app runs on an origin of its own (CORS_ORIGINS). `manage.py check` refuses a folder
+# without index.html.
+SPA_DIST_DIR = Path(_spa).expanduser() if (_spa := env.str("SPA_DIST_DIR", default="")) else None
+
 # --- Internationalisation ---------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"

@@ -31,6 +31,9 @@ urlpatterns = [
     path("auth/", include(account_urls.auth_patterns)),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
+    # Any other path is the web app's when SPA_DIST_DIR is set (else a JSON 404); the server's
+    # own prefixes keep their JSON 404s.
+    re_path(r"^(?!(?:api|auth|admin|static)(?:/|$))(?P<path>.*)$", views.web_app),
 ]
 
 handler400 = "discobot.views.bad_request"

@@ -1,13 +1,16 @@
-"""Server-wide endpoints: health, system status and the JSON fallbacks for errors."""
+"""Server-wide endpoints: health, system status, the web app and the JSON fallbacks for errors."""
 
 from __future__ import annotations
 
 import shutil
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
+from django.views.static import serve
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import serializers
@@ -76,6 +79,34 @@ class SystemStatusView(APIView):
         messages += sandbox_status_messages()
         ok = not any(message["level"] == "error" for message in messages)
         return Response({"ok": ok, "messages": messages})
+
+
+# The web app's build (Vite) puts only files named by their content's hash in this folder: a
+# new build has new names, so a browser may keep these for good.
+WEB_APP_ASSETS = "assets/"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+# Exempt, as api_not_found: without a web app every path here is that 404.
+@csrf_exempt
+def web_app(request: HttpRequest, path: str) -> HttpResponseBase:
+    """The built web app (SPA_DIST_DIR) at `/`: its files, and its index.html for every other
+    path, which the app routes in the browser. Everything but the hashed assets is revalidated
+    at each load, so a new build is seen at once. `serve` refuses paths out of the folder (400)."""
+    if settings.SPA_DIST_DIR is None or request.method not in ("GET", "HEAD"):
+        raise Http404
+    root = str(settings.SPA_DIST_DIR)
+    if path.startswith(WEB_APP_ASSETS):
+        # A missing asset is a 404, never the index: a script must not load as HTML.
+        response = serve(request, path, document_root=root)
+        response["Cache-Control"] = IMMUTABLE
+        return response
+    try:
+        response = serve(request, path or "index.html", document_root=root)
+    except Http404:
+        response = serve(request, "index.html", document_root=root)
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 # Exempt: a POST to a path that does not exist is a 404, not a CSRF refusal of nothing.

@@ -9,5 +9,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the readiness check that a worker is taking jobs, for /readyz.
+        # Registers the readiness check that a worker is taking jobs, for /readyz, and the
+        # platform's start-up checks of its settings.
         from apps.core import jobs  # noqa: F401
+        from discobot import checks  # noqa: F401

@@ -21,7 +21,7 @@ from django.core.cache import cache
 
 from apps.core.crypto import DecryptionError
 from apps.credentials.models import Credential
-from apps.credentials.providers import endpoint_api
+from apps.credentials.providers import CONVERSATION_MODES, LITELLM_NAMES, endpoint_api
 from apps.credentials.selectors import credential_auth_headers, credential_list
 from apps.credentials.services import credential_access_token, header_value_valid
 from apps.projects.models import Project
@@ -39,10 +39,6 @@ class ModelInfo(TypedDict):
     reasoning: bool
 
 
-# Credential providers whose litellm name differs; `github` (a git token) drives no model.
-LITELLM_NAMES = {"github-copilot": "github_copilot", "codex": "chatgpt", "google": "gemini"}
-# litellm's modes of the models a conversation can use (not embeddings, images, speech...).
-CONVERSATION_MODES = ("chat", "responses")
 # A listing larger than this is no model list; the endpoint is treated as unreachable.
 ENDPOINT_LIST_MAX_BYTES = 4 * 1024 * 1024
 

@@ -8,6 +8,13 @@ register_converter(ProviderConverter, "provider")
 CREDENTIALS = "projects/<project_id:project_id>/credentials"
 
 urlpatterns = [
+    # Under the agents' path, as the contract has it (§2 Agents); the catalogue is the
+    # credentials' knowledge.
+    path(
+        "projects/<project_id:project_id>/agents/auth-providers",
+        views.AuthProvidersView.as_view(),
+        name="agent-auth-providers",
+    ),
     path(CREDENTIALS, views.CredentialListView.as_view(), name="credential-list"),
     path(
         f"{CREDENTIALS}/anthropic/authorize",

@@ -27,6 +27,7 @@ from apps.credentials.api.serializers import (
     CredentialInfoSerializer,
 )
 from apps.credentials.models import Credential
+from apps.credentials.providers import auth_providers
 from apps.projects.api.base import ProjectScopedView
 from discobot.api.schema import error_responses
 from discobot.api.serializers import ErrorSerializer
@@ -93,6 +94,46 @@ def token_prices(data: dict[str, Any]) -> services.TokenPrices | None:
     if given == (None, None):
         return None
     return services.TokenPrices(input=given[0] or Decimal(0), output=given[1] or Decimal(0))
+
+
+class AuthProvidersView(ProjectScopedView):
+    @extend_schema(
+        summary="The providers a credential can be stored for, with their key variables",
+        description="Built from litellm's provider data, plus the sign-in providers and "
+        "`custom_openai` (an OpenAI-compatible endpoint at a base URL). An entry's `id` is the "
+        "`provider` of `POST .../credentials`; one without `env` is connected by signing in.",
+        responses={
+            200: inline_serializer(
+                "AuthProviders",
+                {
+                    "authProviders": inline_serializer(
+                        "AuthProvider",
+                        {
+                            "id": serializers.CharField(),
+                            "name": serializers.CharField(),
+                            "description": serializers.CharField(),
+                            "env": serializers.ListField(
+                                child=serializers.CharField(), required=False
+                            ),
+                            "icons": inline_serializer(
+                                "ProviderIcon",
+                                {
+                                    "src": serializers.URLField(),
+                                    "mimeType": serializers.CharField(),
+                                },
+                                many=True,
+                                required=False,
+                            ),
+                        },
+                        many=True,
+                    )
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, project_id: str) -> Response:
+        return Response({"authProviders": auth_providers()})
 
 
 class CredentialListView(ProjectScopedView):

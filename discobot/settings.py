@@ -528,6 +528,10 @@ DEFAULT_LLM_MODEL = env.str("DEFAULT_LLM_MODEL", default="")
 # Folders that local workspaces (and git sources on this disk) must lie inside. With auth on and
 # none set, local folders are off: any user could otherwise read any file the server can.
 WORKSPACE_ROOTS = [Path(root).expanduser() for root in env.list("WORKSPACE_ROOTS", default=[])]
+# Folder completions for the new-workspace dialog (`GET .../suggestions`), inside
+# WORKSPACE_ROOTS, or in anonymous mode without them the server user's home. On by default only
+# in anonymous mode, where the one user owns every folder anyway.
+SUGGESTIONS_ENABLED = env.bool("SUGGESTIONS_ENABLED", default=not AUTH_ENABLED)
 # URL schemes of remote git sources with auth on (scp-like `user@host:path` counts as ssh).
 GIT_URL_SCHEMES = [
     scheme.lower() for scheme in env.list("GIT_URL_SCHEMES", default=["https", "ssh", "git"])

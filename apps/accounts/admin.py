@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 
-from apps.accounts.models import ApiToken, User, UserSession
+from apps.accounts.models import ApiToken, User, UserPreference, UserSession
 
 
 class UserCreateForm(AdminUserCreationForm):
@@ -74,6 +74,15 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Tokens are created by their owner (API) or by `manage.py create_token`.
         return False
+
+
+@admin.register(UserPreference)
+class UserPreferenceAdmin(admin.ModelAdmin[UserPreference]):
+    list_display = ("user", "key", "updated_at")
+    list_select_related = ("user",)
+    search_fields = ("user__email", "key")
+    raw_id_fields = ("user",)
+    readonly_fields = ("updated_at",)
 
 
 # Login apps are configured from the environment and provider tokens are not stored, so

@@ -106,3 +106,22 @@ class ApiToken(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class UserPreference(models.Model):
+    """One setting of the web app a user keeps on the server (`preferredIDE`, pinned prompts):
+    a string, JSON inside when the app stores something structured."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="preferences")
+    key = models.CharField(max_length=100)
+    value = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("key",)
+        constraints = (
+            models.UniqueConstraint(fields=("user", "key"), name="one_preference_per_user_key"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.key} of {self.user_id}"

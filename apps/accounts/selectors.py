@@ -12,7 +12,9 @@ from apps.accounts.models import (
     ApiToken,
     AuthProvider,
     User,
+    UserPreference,
 )
+from discobot.errors import NotFoundError
 
 # A token's last use is recorded at most this often, so reads stay reads.
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -56,3 +58,14 @@ def api_token_authenticate(*, raw_token: str) -> tuple[ApiToken | None, str]:
 
 def api_token_list(*, user: User) -> QuerySet[ApiToken]:
     return user.api_tokens.order_by("-created_at")
+
+
+def preference_list(*, user: User) -> QuerySet[UserPreference]:
+    return user.preferences.order_by("key")
+
+
+def preference_get(*, user: User, key: str) -> UserPreference:
+    preference = user.preferences.filter(key=key).first()
+    if preference is None:
+        raise NotFoundError("Preference not found")
+    return preference

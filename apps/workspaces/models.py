@@ -185,6 +185,7 @@ class SessionActionKind(models.TextChoices):
     TOOL_CALL = "tool_call", "Tool call"
     TERMINAL_ATTACH = "terminal_attach", "Terminal attached"
     TERMINAL_DETACH = "terminal_detach", "Terminal detached"
+    TERMINAL_COMMAND = "terminal_command", "Terminal command run"
 
 
 class SessionAction(models.Model):

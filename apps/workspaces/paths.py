@@ -3,6 +3,8 @@ on: the one place every caller (views, jobs, the sandbox runtime, the agent's to
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,43 @@ class WorkingCopy:
 
     root: Path
     base: str
+
+
+def workspace_roots() -> list[Path]:
+    """WORKSPACE_ROOTS with symlinks resolved."""
+    return [Path(os.path.realpath(root)) for root in settings.WORKSPACE_ROOTS]
+
+
+def inside_roots(folder: Path, roots: Iterable[Path]) -> bool:
+    """Whether `folder`, symlinks resolved, lies inside (or is) one of `roots` (resolved)."""
+    real = Path(os.path.realpath(folder))
+    return any(real.is_relative_to(root) for root in roots)
+
+
+def inside_workspace_roots(folder: Path) -> bool:
+    return inside_roots(folder, workspace_roots())
+
+
+def suggestion_roots() -> list[Path]:
+    """Where folder completions may look (symlinks resolved): WORKSPACE_ROOTS, or in anonymous
+    mode without them the home folder of the server's user; nowhere when SUGGESTIONS_ENABLED is
+    off or auth is on without roots (local folders are off then)."""
+    if not settings.SUGGESTIONS_ENABLED:
+        return []
+    if settings.WORKSPACE_ROOTS:
+        return workspace_roots()
+    if settings.AUTH_ENABLED:
+        return []
+    return [Path(os.path.realpath(Path.home()))]
+
+
+def server_folders() -> list[Path]:
+    """Where the server keeps its own files: its data, clones, working copies, code, database."""
+    folders = [settings.DATA_DIR, settings.WORKSPACE_DIR, settings.SESSIONS_DIR, settings.BASE_DIR]
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3") and os.path.isabs(str(database["NAME"])):
+        folders.append(database["NAME"])
+    return [Path(os.path.realpath(folder)) for folder in folders]
 
 
 def workspace_clone_dir(workspace: Workspace) -> Path:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -15,6 +18,7 @@ from apps.projects.models import Project
 from apps.sandbox.provider import SandboxInfo, SandboxState, SandboxUnavailable
 from apps.sandbox.selectors import provider_get
 from apps.workspaces.models import Session, SessionAction, Workspace
+from apps.workspaces.paths import inside_roots, server_folders, suggestion_roots
 from discobot.errors import NotFoundError
 
 
@@ -117,3 +121,74 @@ def session_actions(
     more = len(page) > limit
     page = page[:limit]
     return page, page[-1].id if more else None
+
+
+# --- Folder completions of the new-workspace dialog ---------------------------------------------
+
+SUGGESTIONS_MAX = 50
+# A folder is read only this far: a completion stays quick in a folder of a million entries.
+SUGGESTIONS_SCAN_MAX = 5000
+
+
+@dataclass(frozen=True)
+class PathSuggestion:
+    value: str
+    valid: bool  # the folder holds `.git`
+    type: str = "path"
+
+
+def path_suggestions(*, prefix: str) -> list[PathSuggestion]:
+    """Folders whose path starts with `prefix` (`~` expanded), from the folder it names up to
+    its last `/`, never outside `suggestion_roots()` (symlinks resolved, `..` included): the
+    roots themselves where the prefix leads to them. Hidden folders only when the typed name
+    starts with `.`; at most SUGGESTIONS_MAX, by name. With auth on, the server's own folders
+    are left out, as workspaces cannot use them."""
+    roots = suggestion_roots()
+    if not roots or "\x00" in prefix:
+        return []
+    typed = os.path.expanduser(prefix)
+    towards_roots = [
+        PathSuggestion(value=str(root), valid=holds_git(root))
+        for root in roots
+        if str(root).startswith(typed) and str(root) != typed.rstrip("/")
+    ]
+    if not os.path.isabs(typed):
+        return towards_roots[:SUGGESTIONS_MAX]
+    head, partial = (typed, "") if typed.endswith("/") else os.path.split(typed)
+    parent = Path(os.path.normpath(head))
+    real_parent = Path(os.path.realpath(parent))
+    if not inside_roots(real_parent, roots) or server_owned(real_parent):
+        return towards_roots[:SUGGESTIONS_MAX]
+    found: list[PathSuggestion] = []
+    for name in folder_names(real_parent, partial):
+        real = Path(os.path.realpath(real_parent / name))
+        if real.is_dir() and inside_roots(real, roots) and not server_owned(real):
+            found.append(PathSuggestion(value=str(parent / name), valid=holds_git(real)))
+            if len(found) == SUGGESTIONS_MAX:
+                break
+    return (towards_roots + found)[:SUGGESTIONS_MAX]
+
+
+def folder_names(folder: Path, partial: str) -> list[str]:
+    """The names in `folder` that start with `partial`, by name (a dot-name only when `partial`
+    starts with one); none when the folder cannot be read."""
+    names: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for scanned, entry in enumerate(entries):
+                if scanned == SUGGESTIONS_SCAN_MAX:
+                    break
+                hidden = entry.name.startswith(".") and not partial.startswith(".")
+                if entry.name.startswith(partial) and not hidden:
+                    names.append(entry.name)
+    except OSError:
+        return []
+    return sorted(names)
+
+
+def holds_git(folder: Path) -> bool:
+    return os.path.lexists(folder / ".git")
+
+
+def server_owned(folder: Path) -> bool:
+    return settings.AUTH_ENABLED and inside_roots(folder, server_folders())

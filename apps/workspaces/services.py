@@ -36,7 +36,7 @@ from apps.workspaces.models import (
     Workspace,
     WorkspaceStatus,
 )
-from apps.workspaces.paths import workspace_clone_dir
+from apps.workspaces.paths import inside_workspace_roots, server_folders, workspace_clone_dir
 from apps.workspaces.transitions import (
     COMMIT_TRANSITIONS,
     SESSION_TRANSITIONS,
@@ -101,19 +101,6 @@ def overlaps(a: Path, b: Path) -> bool:
     return a.is_relative_to(b) or b.is_relative_to(a)
 
 
-def workspace_roots() -> list[Path]:
-    return [Path(os.path.realpath(root)) for root in settings.WORKSPACE_ROOTS]
-
-
-def server_folders() -> list[Path]:
-    """Where the server keeps its own files: its data, clones, working copies, code, database."""
-    folders = [settings.DATA_DIR, settings.WORKSPACE_DIR, settings.SESSIONS_DIR, settings.BASE_DIR]
-    database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3") and os.path.isabs(str(database["NAME"])):
-        folders.append(database["NAME"])
-    return [Path(os.path.realpath(folder)) for folder in folders]
-
-
 def local_folder_check(raw_path: str) -> tuple[str, Path]:
     """A readable folder on this server, `~` expanded; returns the cleaned path and the folder
     with symlinks resolved. With auth on, only inside WORKSPACE_ROOTS and clear of the server's
@@ -127,7 +114,7 @@ def local_folder_check(raw_path: str) -> tuple[str, Path]:
     if settings.AUTH_ENABLED and not settings.WORKSPACE_ROOTS:
         raise ApplicationError(LOCAL_FOLDERS_DISABLED)
     folder = Path(os.path.realpath(path))
-    if settings.WORKSPACE_ROOTS and not any(folder.is_relative_to(r) for r in workspace_roots()):
+    if settings.WORKSPACE_ROOTS and not inside_workspace_roots(folder):
         raise ApplicationError("Path is outside the folders this server may use")
     if not folder.is_dir():
         raise ApplicationError(f"Path is not a folder on the server: {path}")

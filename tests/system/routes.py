@@ -11,6 +11,7 @@ SAMPLE_VALUES = {
     "project_id": "local",
     "session_id": "session-1",
     "provider": "anthropic",
+    "preference_key": "preferredIDE",
     "uuid": "6f1c7a52-0000-4000-8000-000000000000",
     "str": "x",
     "path": "x",

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.accounts.services import api_token_create
+from apps.accounts.services import api_token_create, preference_set
 from apps.agents.models import AgentMCPServer
 from apps.chat.models import ChatChunk, ChatTurn, TurnUsage
 from apps.core.jobs import job_enqueue
@@ -54,6 +54,7 @@ def one_of_everything(project):
     session_client = Client()
     session_client.force_login(UserFactory.create())
     api_token_create(user=UserFactory.create(), name="ci")
+    preference_set(user=UserFactory.create(), key="preferredIDE", value="vscode")
     InvitationFactory.create(project=project, token=SECRET_TOKEN)
     EventFactory.create(project=project)
     WorkspaceFactory.create(project=project)

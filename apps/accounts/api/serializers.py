@@ -3,8 +3,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from apps.accounts.models import ApiToken, User
-from discobot.api.fields import DateTimeField
+from apps.accounts.models import ApiToken, User, UserPreference
+from apps.accounts.services import PREFERENCE_KEY, PREFERENCE_VALUE_MAX_BYTES
+from discobot.api.fields import NO_NUL, DateTimeField, StringMapField, TextField
 from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
 
 
@@ -50,3 +51,33 @@ class NewApiTokenOutputSerializer(ApiTokenOutputSerializer):
 
     def get_token(self, token: ApiToken) -> str:
         return str(self.context["token"])
+
+
+VALUE_HELP = (
+    f"A string (JSON inside when structured) of at most {PREFERENCE_VALUE_MAX_BYTES // 1024} KiB "
+    "of UTF-8"
+)
+
+
+@extend_schema_serializer(component_name="UserPreference")
+class PreferenceOutputSerializer(serializers.ModelSerializer[UserPreference]):
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = UserPreference
+        fields = ("key", "value", "updatedAt")
+
+
+@extend_schema_serializer(component_name="UserPreferenceInput")
+class PreferenceInputSerializer(StrictSerializer):
+    value = TextField(allow_blank=True, help_text=VALUE_HELP)
+
+
+@extend_schema_serializer(component_name="UserPreferencesInput")
+class PreferencesInputSerializer(StrictSerializer):
+    preferences = StringMapField(
+        names=f"^{PREFERENCE_KEY}$",
+        values=NO_NUL,
+        what="preferences",
+        help_text=f"Keys to set, each to its value ({VALUE_HELP}); other keys are kept",
+    )

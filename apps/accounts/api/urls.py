@@ -1,6 +1,22 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from apps.accounts.api import views
+from apps.accounts.services import PREFERENCE_KEY
+
+
+class PreferenceKeyConverter:
+    """A preference's key: any other text in the path is not a preference (a JSON 404)."""
+
+    regex = PREFERENCE_KEY
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PreferenceKeyConverter, "preference_key")
 
 # Named `<provider>_callback` because allauth builds its redirect_uri with that name.
 auth_patterns = [
@@ -16,4 +32,11 @@ auth_patterns = [
 api_patterns = [
     path("tokens", views.ApiTokenListView.as_view(), name="token-list"),
     path("tokens/<uuid:token_id>", views.ApiTokenDetailView.as_view(), name="token-detail"),
+    # The web app's settings of the caller (root-scoped: they follow the user across projects).
+    path("preferences", views.PreferenceListView.as_view(), name="preference-list"),
+    path(
+        "preferences/<preference_key:key>",
+        views.PreferenceDetailView.as_view(),
+        name="preference-detail",
+    ),
 ]

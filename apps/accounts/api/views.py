@@ -21,6 +21,9 @@ from apps.accounts.api.serializers import (
     ApiTokenInputSerializer,
     ApiTokenOutputSerializer,
     NewApiTokenOutputSerializer,
+    PreferenceInputSerializer,
+    PreferenceOutputSerializer,
+    PreferencesInputSerializer,
     UserOutputSerializer,
 )
 from apps.accounts.ratelimits import auth_failure_retry_after
@@ -151,4 +154,65 @@ class ApiTokenDetailView(APIView):
     )
     def delete(self, request: AuthenticatedRequest, token_id: uuid.UUID) -> Response:
         services.api_token_revoke(user=request.user, token_id=str(token_id))
+        return Response({"success": True})
+
+
+PREFERENCE_LIST = inline_serializer(
+    "UserPreferenceList", {"preferences": PreferenceOutputSerializer(many=True)}
+)
+
+
+class PreferenceListView(APIView):
+    @extend_schema(
+        summary="The caller's preferences",
+        operation_id="preferences_list",
+        responses={200: PREFERENCE_LIST, **UNAUTHENTICATED},
+    )
+    def get(self, request: AuthenticatedRequest) -> Response:
+        preferences = selectors.preference_list(user=request.user)
+        return Response({"preferences": PreferenceOutputSerializer(preferences, many=True).data})
+
+    @extend_schema(
+        summary="Set several of the caller's preferences; answers with all of them",
+        operation_id="preferences_set",
+        request=PreferencesInputSerializer,
+        responses={200: PREFERENCE_LIST, **error_responses(400, 401)},
+    )
+    def put(self, request: AuthenticatedRequest) -> Response:
+        body = PreferencesInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.preferences_set(user=request.user, values=body.validated_data["preferences"])
+        preferences = selectors.preference_list(user=request.user)
+        return Response({"preferences": PreferenceOutputSerializer(preferences, many=True).data})
+
+
+class PreferenceDetailView(APIView):
+    @extend_schema(
+        summary="One of the caller's preferences",
+        operation_id="preference_get",
+        responses={200: PreferenceOutputSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request: AuthenticatedRequest, key: str) -> Response:
+        preference = selectors.preference_get(user=request.user, key=key)
+        return Response(PreferenceOutputSerializer(preference).data)
+
+    @extend_schema(
+        summary="Set one of the caller's preferences",
+        operation_id="preference_set",
+        request=PreferenceInputSerializer,
+        responses={200: PreferenceOutputSerializer, **error_responses(400, 401)},
+    )
+    def put(self, request: AuthenticatedRequest, key: str) -> Response:
+        body = PreferenceInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        preference = services.preference_set(user=request.user, key=key, **body.validated_data)
+        return Response(PreferenceOutputSerializer(preference).data)
+
+    @extend_schema(
+        summary="Forget one of the caller's preferences",
+        operation_id="preference_delete",
+        responses={200: SuccessSerializer, **error_responses(401, 404)},
+    )
+    def delete(self, request: AuthenticatedRequest, key: str) -> Response:
+        services.preference_delete(user=request.user, key=key)
         return Response({"success": True})

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from apps.workspaces.api import actions_views, files_views, git_views, models_views, views
+from apps.workspaces.api import (
+    actions_views,
+    files_views,
+    git_views,
+    models_views,
+    suggestions_views,
+    views,
+)
 
 PROJECT = "projects/<project_id:project_id>"
 SESSION = f"{PROJECT}/sessions/<session_id:session_id>"
@@ -22,6 +29,12 @@ urlpatterns = [
         f"{PROJECT}/workspaces/<uuid:workspace_id>/sessions",
         views.WorkspaceSessionsView.as_view(),
         name="workspace-sessions",
+    ),
+    # Folder completions of the new-workspace dialog.
+    path(
+        f"{PROJECT}/suggestions",
+        suggestions_views.SuggestionsView.as_view(),
+        name="suggestions",
     ),
     path(f"{PROJECT}/sessions", views.SessionCreateView.as_view(), name="session-create"),
     path(SESSION, views.SessionDetailView.as_view(), name="session-detail"),

@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "apps.gitops",
     "apps.sandbox",
     "apps.terminal",
+    "apps.services",
     "apps.chat",
 ]
 

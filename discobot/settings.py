@@ -86,7 +86,9 @@ ENCRYPTION_KEY = ENCRYPTION_KEY or DEV_ENCRYPTION_KEY
 # Keys that sealed older values; still readable until `manage.py rotate_encryption_key` runs.
 ENCRYPTION_KEYS_OLD = [key for key in env_secret("ENCRYPTION_KEYS_OLD").split(",") if key.strip()]
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# `.localhost`: localhost and its subdomains, the services' preview hosts among them
+# (`{session}-svc-{service}.localhost`, which browsers resolve to loopback).
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[".localhost", "127.0.0.1", "[::1]"])
 
 # --- Applications -----------------------------------------------------------------------------
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path(f"{SERVICE}/start", views.ServiceStartView.as_view(), name="service-start"),
     path(f"{SERVICE}/stop", views.ServiceStopView.as_view(), name="service-stop"),
     path(f"{SERVICE}/output", views.ServiceOutputView.as_view(), name="service-output"),
+    path(f"{SERVICE}/preview", views.ServicePreviewView.as_view(), name="service-preview"),
 ]

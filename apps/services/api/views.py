@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -13,6 +13,7 @@ from apps.core.streams import EventStreamRenderer
 from apps.projects.api.base import ProjectScopedView
 from apps.services import selectors, services
 from apps.services.output import service_output
+from apps.services.preview import preview_link
 from apps.workspaces.selectors import session_get
 from discobot.api.requests import AuthenticatedRequest
 from discobot.api.schema import error_responses
@@ -109,3 +110,27 @@ class ServiceOutputView(ProjectScopedView):
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
+
+
+class ServicePreviewView(ProjectScopedView):
+    @extend_schema(
+        summary="Open the service's live preview: a redirect to its preview host with a "
+        "short-lived signed link that gives the caller that host's preview cookie",
+        parameters=[
+            OpenApiParameter("next", str, description="A path on the preview host (default /)")
+        ],
+        responses={302: None, **error_responses(400, 401, 404)},
+    )
+    def get(
+        self, request: Request, project_id: str, session_id: str, service_id: str
+    ) -> HttpResponseRedirect:
+        session = session_get(project=self.project, session_id=session_id)
+        link = preview_link(
+            session=session,
+            service_id=service_id,
+            user=cast(AuthenticatedRequest, request).user,
+            main_host=request.get_host(),
+            scheme=request.scheme or "http",
+            next_path=request.query_params.get("next", "/"),
+        )
+        return HttpResponseRedirect(link)

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+"""ASGI entry point: preview hosts through the services' proxy, other HTTP through Django,
+WebSockets through Channels.
 
 Served by `python -m discobot.server` (discobot/server.py)."""
 
@@ -14,13 +15,18 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.accounts.websockets import WebSocketCallerMiddleware  # noqa: E402
+from apps.services.proxy import PreviewHostRouter  # noqa: E402
 from discobot.middleware import RequestBodyLimit  # noqa: E402
 from discobot.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": RequestBodyLimit(django_asgi_app),
-        # The caller and the page it came from are checked before any route is looked at.
-        "websocket": WebSocketCallerMiddleware(URLRouter(websocket_urlpatterns)),
-    }
+# `{sessionId}-svc-{serviceId}.{host}` is a service's live preview, whatever the path: it is
+# routed by its Host before anything else looks at the request.
+application = PreviewHostRouter(
+    ProtocolTypeRouter(
+        {
+            "http": RequestBodyLimit(django_asgi_app),
+            # The caller and the page it came from are checked before any route is looked at.
+            "websocket": WebSocketCallerMiddleware(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

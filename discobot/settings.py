@@ -86,7 +86,9 @@ ENCRYPTION_KEY = ENCRYPTION_KEY or DEV_ENCRYPTION_KEY
 # Keys that sealed older values; still readable until `manage.py rotate_encryption_key` runs.
 ENCRYPTION_KEYS_OLD = [key for key in env_secret("ENCRYPTION_KEYS_OLD").split(",") if key.strip()]
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# `.localhost`: localhost and its subdomains, the services' preview hosts among them
+# (`{session}-svc-{service}.localhost`, which browsers resolve to loopback).
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[".localhost", "127.0.0.1", "[::1]"])
 
 # --- Applications -----------------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ INSTALLED_APPS = [
     "apps.gitops",
     "apps.sandbox",
     "apps.terminal",
+    "apps.services",
     "apps.chat",
 ]
 
@@ -293,10 +296,16 @@ CORS_ORIGINS = env.list(
 )
 
 
+# The first label of a service preview's host (`{session}-svc-{service}.`): what a service
+# serves is the repository's or the agent's code, never an origin the API trusts.
+PREVIEW_LABEL = r"[^./]*-svc-[^./]*"
+
+
 def origin_pattern(origin: str) -> str:
-    """`http://*.localhost:3000` -> a regex matching any subdomain, as the contract's CORS list."""
+    """`http://*.localhost:3000` -> a regex matching any subdomain but a service preview's, as
+    the contract's CORS list."""
     scheme, _, host = origin.partition("://")
-    host_pattern = r"[^.]+\." if host.startswith("*.") else ""
+    host_pattern = rf"(?!{PREVIEW_LABEL}\.)[^.]+\." if host.startswith("*.") else ""
     host = re.escape(host.removeprefix("*."))
     return rf"^{scheme}://{host_pattern}{host}$"
 

@@ -18,6 +18,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("apps.agents.api.urls")),
     path("", include("apps.credentials.api.urls")),
     path("", include("apps.terminal.api.urls")),
+    path("", include("apps.services.api.urls")),
     path("", include("apps.chat.api.urls")),
     path("", include("apps.audit.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import re
+
+from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
 from apps.accounts.callers import SignIn, caller_resolve
 from apps.accounts.models import ApiToken, User
+
+
+def preview_origin(request: Request) -> bool:
+    """Whether the request comes from a page of a service preview: the wildcard trusted
+    origins (CSRF_TRUSTED_ORIGINS) would otherwise trust it with the session cookie."""
+    origin = request.headers.get("Origin", "")
+    return bool(re.match(rf"^https?://{settings.PREVIEW_LABEL}\.", origin))
 
 
 class CallerAuthentication(SessionAuthentication):
@@ -24,6 +34,8 @@ class CallerAuthentication(SessionAuthentication):
         if caller.user is None:
             return None
         if caller.signed_in_with == SignIn.SESSION:
+            if preview_origin(request):
+                raise exceptions.PermissionDenied("CSRF Failed: a service preview is not trusted")
             self.enforce_csrf(request)
         return caller.user, caller.token
 

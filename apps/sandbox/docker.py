@@ -390,6 +390,17 @@ class DockerProvider:
         )
         return [self._info(c.labels[LABEL_SESSION], c) for c in containers]
 
+    def port_address(self, session_uuid: str, port: int) -> tuple[str, int]:
+        # The container's own address on its network (no port is published on the host):
+        # the default bridge's, else the first user-defined network's.
+        network = self._require_running(session_uuid).attrs.get("NetworkSettings") or {}
+        addresses = [network.get("IPAddress")]
+        addresses += [each.get("IPAddress") for each in (network.get("Networks") or {}).values()]
+        address = next((found for found in addresses if found), None)
+        if address is None:
+            raise ConflictError("The sandbox has no network address (SANDBOX_NETWORK=none?)")
+        return (address, port)
+
     # --- processes ---------------------------------------------------------------------------
 
     def exec(

@@ -242,6 +242,10 @@ class LocalProvider:
 
     # --- Processes ------------------------------------------------------------------------------
 
+    def port_address(self, session_uuid: str, port: int) -> tuple[str, int]:
+        self._running(session_uuid)
+        return ("127.0.0.1", port)  # its processes are this server's
+
     def exec(
         self,
         session_uuid: str,

@@ -154,6 +154,10 @@ class SandboxProvider(Protocol):
         `sandbox_instance`), for reconciling with sessions. Raises when the engine cannot be
         reached: an empty list means there are none."""
 
+    def port_address(self, session_uuid: str, port: int) -> tuple[str, int]:
+        """Where this server reaches `port` of the running sandbox (a service's preview):
+        host and port. ConflictError when the sandbox is not running or has no address."""
+
     def exec(
         self,
         session_uuid: str,

@@ -159,6 +159,7 @@ class Session(TimestampedModel):
 class SandboxUseKind(models.TextChoices):
     TERMINAL = "terminal", "Terminal attached"
     AGENT_TURN = "agent_turn", "Agent turn running"
+    SERVICE = "service", "Service running"
 
 
 class SandboxUse(UUIDModel):

@@ -6,6 +6,7 @@ import contextlib
 import re
 
 import anyio
+import httpx
 import pytest
 
 from apps.sandbox.local import LocalProvider, tmux_socket
@@ -346,3 +347,33 @@ def read_until(terminal: PtyConnection, needle: str | re.Pattern[str]) -> str:
 
     wait_for(found, timeout=30, interval=0)
     return "".join(seen)
+
+
+class TestPortAddress:
+    def test_a_program_listening_in_the_sandbox_is_reached_at_the_address(self, provider, running):
+        port = 18000 + int(running[:4], 16) % 1000  # of its own: local sandboxes share one host
+        serve = f"echo ready; exec python3 -m http.server {port}"
+
+        async def fetched() -> bytes:
+            process = provider.spawn(running, ["sh", "-c", serve])
+            try:
+                await read_all_of(process.read, b"ready\n")
+                host, at = provider.port_address(running, port)
+                assert at == port
+                url = f"http://{host}:{port}/marker.txt"
+                async with httpx.AsyncClient(trust_env=False) as client:
+                    for _ in range(300):
+                        with contextlib.suppress(httpx.TransportError):
+                            return (await client.get(url)).content
+                        await anyio.sleep(0.1)
+                raise TimeoutError(url)
+            finally:
+                await process.close()
+
+        assert anyio.run(fetched) == b"the working copy\n"
+
+    def test_a_stopped_sandbox_has_no_address(self, provider, spec):
+        provider.create(spec)
+        with pytest.raises(ConflictError):
+            provider.port_address(spec.session_uuid, 8000)
+        provider.remove(spec.session_uuid)

@@ -15,7 +15,8 @@ $(VENV)/.installed: requirements-dev.lock | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# The AI SDK the web app runs, for the chat stream's conformance tests.
+# The AI SDK the web app runs, for the chat stream's conformance tests, and esbuild, which
+# bundles it into the browser test's page.
 AI_SDK := tests/ai_sdk
 $(AI_SDK)/node_modules/.installed: $(AI_SDK)/package-lock.json
 	npm ci --prefix $(AI_SDK) --silent --no-audit --no-fund

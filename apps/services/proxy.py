@@ -8,6 +8,7 @@ goes away closes the upstream request or WebSocket.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
@@ -155,10 +156,29 @@ async def preview_serve(preview: PreviewHost, scope: Scope, receive: Receive, se
         status = failure.status_code if failure.status_code != 409 else 503
         await (refuse(receive, send) if websocket else error(send, status, failure.message))
         return
+    if not definition.passive:
+        await port_listening(upstream)
     if websocket:
         await websocket_forward(scope, receive, send, upstream)
     else:
         await http_forward(scope, receive, send, upstream)
+
+
+async def port_listening(upstream: tuple[str, int]) -> None:
+    """Waits (up to CONNECT_SECONDS) for a service just started to listen on its port: a
+    preview opened as soon as it runs would otherwise show an error until reloaded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CONNECT_SECONDS
+    while True:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(*upstream), timeout=1.0)
+        except (OSError, TimeoutError):
+            if loop.time() >= deadline:
+                return  # the forward says it did not answer
+            await asyncio.sleep(0.2)
+        else:
+            writer.close()
+            return
 
 
 async def link_open(

@@ -1,7 +1,7 @@
 """The web app's calls made by a real browser (Chromium) from a page on another origin, against
 a real server in anonymous mode: a preflighted JSON POST, the project's event stream, the chat
-stream read by the AI SDK in the page, and the terminal's WebSocket. With a worker, the local
-sandbox provider and the local LLM server."""
+stream read by the AI SDK in the page, the terminal's WebSocket and a service's live preview in
+an iframe. With a worker, the local sandbox provider and the local LLM server."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import CHROMIUM
 from tests.llmserver import LLMServer, Reply, llm_server
-from tests.servers import Server, running_server, stop_process
+from tests.servers import Server, free_port, running_server, stop_process
 from tests.terminal.conftest import SANDBOX_REMOVE
 
 if not CHROMIUM.exists():
@@ -25,6 +25,14 @@ if not CHROMIUM.exists():
     )
 
 WAIT_MS = 60_000
+# A service of the working copy: its files over HTTP, previewed in the page's iframe.
+WEB_SERVICE = """#!/bin/sh
+#---
+# name: Web
+# http: {port}
+#---
+exec python3 -u -m http.server "$PORT" --bind 127.0.0.1
+"""
 
 
 @dataclass
@@ -39,7 +47,11 @@ class BrowserSite:
 def site(short_tmp, page_origin) -> Iterator[BrowserSite]:
     copy = short_tmp / "copy"
     copy.mkdir()
-    (copy / "README.md").write_text("# Demo\n")
+    (copy / "README.md").write_text("# Demo, served by a service\n")
+    services = copy / ".discobot" / "services"
+    services.mkdir(parents=True)
+    (services / "web").write_text(WEB_SERVICE.format(port=free_port()))
+    (services / "web").chmod(0o755)
     git = ["git", "-C", str(copy), "-c", "user.name=T", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
@@ -70,7 +82,7 @@ def site(short_tmp, page_origin) -> Iterator[BrowserSite]:
             server.manage("shell", "-c", SANDBOX_REMOVE)
 
 
-def test_a_page_on_another_origin_adds_a_workspace_chats_and_uses_the_terminal(
+def test_a_page_on_another_origin_adds_a_workspace_chats_uses_the_terminal_and_previews(
     site, browser_page: Page
 ):
     page = browser_page
@@ -95,4 +107,10 @@ def test_a_page_on_another_origin_adds_a_workspace_chats_and_uses_the_terminal(
     page.click("#run")
 
     expect(page.locator("#terminal")).to_contain_text("from-the-page-42", timeout=WAIT_MS)
+
+    page.click("#preview-web")
+
+    expect(page.locator("#service-status")).to_have_text("running", timeout=WAIT_MS)
+    shown = page.frame_locator("#preview").locator("body")
+    expect(shown).to_contain_text("# Demo, served by a service", timeout=WAIT_MS)
     expect(page.locator("#errors li")).to_have_count(0)

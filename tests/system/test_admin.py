@@ -17,6 +17,7 @@ from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
 from apps.projects.models import ProjectInvitation
 from apps.terminal.models import TerminalTranscript
+from apps.services.models import ServiceRun
 from apps.workspaces.models import (
     JobType,
     SandboxUse,
@@ -75,6 +76,7 @@ def one_of_everything(project):
     ChatChunk.objects.create(turn=turn, seq=1, data={"type": "start"})
     TurnUsage.objects.create(project=project, session=message.session, message_id="answer")
     SessionAction.objects.create(session=message.session, kind=SessionActionKind.TOOL_CALL)
+    ServiceRun.objects.create(session=message.session, service_id="web", status="stopped")
     MCPServerFactory.create(
         agent__project=project,
         config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},

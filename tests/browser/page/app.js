@@ -103,3 +103,21 @@ onClick("run", async () => {
   state.terminal ??= await terminalOpen();
   state.terminal.send(JSON.stringify({ type: "input", data: `${element("command").value}\r` }));
 });
+
+// A service of the working copy started through the API, then shown from its preview host in
+// an iframe, as the web app's preview pane does.
+onClick("preview-web", async () => {
+  const services = `/sessions/${state.sessionId}/services`;
+  await send("POST", `${services}/web/start`, {});
+  for (let tries = 0; tries < 120; tries++) {
+    const listed = await (await fetch(`${project}${services}`)).json();
+    const web = listed.services.find((service) => service.id === "web");
+    element("service-status").textContent = web.status;
+    if (web.status === "running") break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const preview = new URL(server);
+  preview.hostname = `${state.sessionId}-svc-web.localhost`;
+  preview.pathname = "/README.md";
+  element("preview").src = preview.href;
+});

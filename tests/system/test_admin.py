@@ -16,8 +16,8 @@ from apps.chat.models import ChatChunk, ChatTurn, TurnUsage
 from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
 from apps.projects.models import ProjectInvitation
-from apps.terminal.models import TerminalTranscript
 from apps.services.models import ServiceRun
+from apps.terminal.models import TerminalTranscript
 from apps.workspaces.models import (
     JobType,
     SandboxUse,

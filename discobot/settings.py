@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "apps.sandbox",
     "apps.terminal",
     "apps.chat",
+    "apps.search",
 ]
 
 MIDDLEWARE = [

@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "apps.terminal",
     "apps.services",
     "apps.chat",
+    "apps.search",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("apps.services.api.urls")),
     path("", include("apps.chat.api.urls")),
     path("", include("apps.audit.api.urls")),
+    path("", include("apps.search.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.
     re_path(r"^.*$", views.api_not_found),
 ]

@@ -27,6 +27,9 @@ class Message(UUIDModel):
     parts = models.JSONField(default=list)
     # The assistant's: model, token usage, cost, and whether the turn was cut short.
     metadata = models.JSONField(null=True, blank=True)
+    # The words of `parts` as plain text (`uistream.searchable_text`), which a full-text index
+    # can cover where JSON cannot; on PostgreSQL apps.search's migrations index it.
+    search_text = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

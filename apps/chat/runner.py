@@ -106,7 +106,12 @@ def message_save(*, turn_id: UUID, message: uistream.UIMessage) -> None:
     Message.objects.update_or_create(
         session_id=turn.session_id,
         message_id=message["id"],
-        defaults={"role": MessageRole.ASSISTANT, "parts": message["parts"], "metadata": metadata},
+        defaults={
+            "role": MessageRole.ASSISTANT,
+            "parts": message["parts"],
+            "metadata": metadata,
+            "search_text": uistream.searchable_text(message["parts"]),
+        },
     )
     known: dict[str, Any] = dict(metadata) if isinstance(metadata, dict) else {}
     usage = known.get("usage") or {}

@@ -108,7 +108,11 @@ def chat_turn_begin(
         Message.objects.update_or_create(
             session=session,
             message_id=message_id,
-            defaults={"role": MessageRole.USER, "parts": parts},
+            defaults={
+                "role": MessageRole.USER,
+                "parts": parts,
+                "search_text": uistream.searchable_text(parts),
+            },
         )
     try:
         with transaction.atomic():

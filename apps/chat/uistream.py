@@ -155,6 +155,34 @@ def error(error_text: str) -> Chunk:
     return {"type": "error", "errorText": error_text}
 
 
+# PostgreSQL refuses a tsvector over 1 MB; this many characters of text stay well under it.
+SEARCH_TEXT_MAX = 100_000
+
+
+def searchable_text(parts: list[dict[str, Any]]) -> str:
+    """A message's words as plain text for search: its text and reasoning first, then its
+    file names and its tools' names, inputs, outputs and errors; at most SEARCH_TEXT_MAX
+    characters."""
+    said, done = [], []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type", "")
+        if kind in ("text", "reasoning"):
+            said.append(part.get("text"))
+        elif kind == "file":
+            done.append(part.get("filename"))
+        elif kind == "dynamic-tool" or str(kind).startswith("tool-"):
+            done += [part.get("toolName"), part.get("input"), part.get("output")]
+            done.append(part.get("errorText"))
+    texts = [
+        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        for value in (*said, *done)
+        if value is not None
+    ]
+    return "\n".join(text for text in texts if text)[:SEARCH_TEXT_MAX]
+
+
 class MessageAssembler:
     """The assistant message the chunks describe, part by part as `readUIMessageStream` builds
     it (parts in arrival order, text and reasoning `done` at their end, tool parts in their

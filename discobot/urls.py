@@ -19,6 +19,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("apps.credentials.api.urls")),
     path("", include("apps.terminal.api.urls")),
     path("", include("apps.chat.api.urls")),
+    path("", include("apps.limits.api.urls")),
     path("", include("apps.audit.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.
     re_path(r"^.*$", views.api_not_found),

@@ -7,3 +7,7 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.chat import runner  # noqa: F401 (registers the turn runner with the worker)
+        from apps.chat.selectors import turns_running
+        from apps.limits.selectors import running_turns_counter
+
+        running_turns_counter(turns_running)

@@ -26,3 +26,15 @@ class PermissionDeniedError(ApplicationError):
 
 class ConflictError(ApplicationError):
     status_code = 409
+
+
+class TooManyRequestsError(ApplicationError):
+    """Over a quota; `retry_after`: seconds until it frees up (None: no one knows when)."""
+
+    status_code = 429
+
+    def __init__(
+        self, message: str, *, retry_after: int | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, extra=extra)
+        self.retry_after = retry_after

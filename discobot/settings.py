@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "apps.workspaces",
     "apps.agents",
     "apps.credentials",
+    "apps.limits",
     "apps.gitops",
     "apps.sandbox",
     "apps.terminal",
@@ -632,3 +633,7 @@ CHAT_RUNNER_POLL_SECONDS = env.float("CHAT_RUNNER_POLL_SECONDS", default=0.5 if 
 CHAT_STREAM_POLL_SECONDS = env.float(
     "CHAT_STREAM_POLL_SECONDS", default=EVENTS_POLL_SECONDS if REDIS_URL else 0.05
 )
+# Limits every project has where it set none for that metric and window: `metric:window:amount`
+# items (metrics tokens, cost, turns, concurrent_turns; windows minute, day, month, total), e.g.
+# `cost:day:10,turns:minute:30`.
+DEFAULT_LIMITS = env.list("DEFAULT_LIMITS", default=[])

@@ -20,6 +20,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include("apps.terminal.api.urls")),
     path("", include("apps.services.api.urls")),
     path("", include("apps.chat.api.urls")),
+    path("", include("apps.limits.api.urls")),
     path("", include("apps.audit.api.urls")),
     path("", include("apps.search.api.urls")),
     # Anything else under /api is a JSON 404, never an HTML page.

@@ -36,6 +36,7 @@ from apps.chat.llm import (
     Usage,
     completion_events,
     model_target,
+    token_prices,
 )
 from apps.chat.masking import masked_value
 from apps.chat.mcp import MCPServerConfig, agent_mcp_servers
@@ -44,6 +45,7 @@ from apps.chat.tools import BUILTIN_TOOLS, ToolBox, changed_path, workspace_path
 from apps.chat.tools_base import ToolError, ToolResult
 from apps.core.streams import connection_released, off_loop
 from apps.credentials.selectors import project_secrets
+from apps.limits.budget import TurnBudget, estimated_tokens
 from apps.sandbox.provider import SandboxProvider
 from apps.workspaces.models import SandboxUseKind, Session, SessionActionKind, SessionStatus
 from apps.workspaces.sandboxes import (
@@ -286,9 +288,11 @@ class AgentTurn:
     the user reads, or CancelledError when cancelled. `totals` and `finish_reason` stay
     readable whatever ended it."""
 
-    def __init__(self, context: TurnContext, emit: Emit) -> None:
+    def __init__(self, context: TurnContext, emit: Emit, budget: TurnBudget | None = None) -> None:
         self.context = context
         self.emit = emit
+        # Checked at every chunk: a crossed limit raises LimitCrossed at the next one.
+        self.budget = budget if budget is not None else TurnBudget([])
         self.totals = TurnTotals()
         self.finish_reason = "stop"
         self.masker = SecretMasker(context.secrets)
@@ -301,6 +305,7 @@ class AgentTurn:
     async def run(self) -> None:
         session, target = await off_loop(self._prepare)()
         self.totals.provider = target.provider
+        self.budget.prices = await off_loop(token_prices)(target)
         # The sandbox comes up while the model starts answering: a tool call waits for it, and
         # so does the end of the turn (a sandbox that cannot start is said all the same).
         sandbox = TurnSandbox(session, self.context)
@@ -356,34 +361,49 @@ class AgentTurn:
         outcome = StepOutcome()
         text = reasoning = ""
         text_id = reasoning_id = ""
+        budget = self.budget
+        answered = counted = False
+        events = completion_events(target, messages=messages, tools=tools)
         try:
-            async for event in completion_events(target, messages=messages, tools=tools):
-                if isinstance(event, TextDelta):
-                    if reasoning_id:
-                        self.emit(uistream.reasoning_end(reasoning_id))
-                        reasoning_id = ""
-                    if not text_id:
-                        text_id = self._part_id("text")
-                        self.emit(uistream.text_start(text_id))
-                    text += event.text
-                    self.emit(uistream.text_delta(text_id, event.text))
-                elif isinstance(event, ReasoningDelta):
-                    if not reasoning_id:
-                        reasoning_id = self._part_id("reasoning")
-                        self.emit(uistream.reasoning_start(reasoning_id))
-                    reasoning += event.text
-                    self.emit(uistream.reasoning_delta(reasoning_id, event.text))
-                elif isinstance(event, ToolCallStart):
-                    self.emit(uistream.tool_input_start(event.call_id, event.name))
-                elif isinstance(event, ToolCallDelta):
-                    self.emit(uistream.tool_input_delta(event.call_id, event.arguments_delta))
-                elif isinstance(event, ToolCallDone):
-                    outcome.calls.append(event)
-                elif isinstance(event, Usage):
-                    self.totals.add(event)
-                elif isinstance(event, Finished):
-                    outcome.finish_reason = FINISH_REASONS.get(event.reason, "other")
+            # Closed however the loop is left (a crossed limit, a cancel, a failure), and with
+            # it the provider's HTTP stream.
+            async with contextlib.aclosing(events):
+                budget.step_begin(estimated_tokens(json.dumps(messages) + json.dumps(tools)))
+                async for event in events:
+                    answered = True
+                    if isinstance(event, TextDelta):
+                        if reasoning_id:
+                            self.emit(uistream.reasoning_end(reasoning_id))
+                            reasoning_id = ""
+                        if not text_id:
+                            text_id = self._part_id("text")
+                            self.emit(uistream.text_start(text_id))
+                        text += event.text
+                        self.emit(uistream.text_delta(text_id, event.text))
+                        budget.output(event.text)
+                    elif isinstance(event, ReasoningDelta):
+                        if not reasoning_id:
+                            reasoning_id = self._part_id("reasoning")
+                            self.emit(uistream.reasoning_start(reasoning_id))
+                        reasoning += event.text
+                        self.emit(uistream.reasoning_delta(reasoning_id, event.text))
+                        budget.output(event.text)
+                    elif isinstance(event, ToolCallStart):
+                        self.emit(uistream.tool_input_start(event.call_id, event.name))
+                    elif isinstance(event, ToolCallDelta):
+                        self.emit(uistream.tool_input_delta(event.call_id, event.arguments_delta))
+                        budget.output(event.arguments_delta)
+                    elif isinstance(event, ToolCallDone):
+                        outcome.calls.append(event)
+                    elif isinstance(event, Usage):
+                        counted = True
+                        self.totals.add(event)
+                        budget.step_end(event.input_tokens, event.output_tokens, event.cost)
+                    elif isinstance(event, Finished):
+                        outcome.finish_reason = FINISH_REASONS.get(event.reason, "other")
         finally:
+            if not counted:
+                self._uncounted_step(answered=answered)
             if reasoning_id:
                 self.emit(uistream.reasoning_end(reasoning_id))
             if text_id:
@@ -407,6 +427,19 @@ class AgentTurn:
                 }
             )
         return outcome
+
+    def _uncounted_step(self, *, answered: bool) -> None:
+        """A step the provider did not count (cut short, or a provider that never says): one
+        it answered costs its estimate, in the turn's usage as in its limits; one it never
+        answered costs nothing."""
+        budget = self.budget
+        if not answered:
+            budget.step_end(0, 0, 0.0, checked=False)
+            return
+        input_tokens, output_tokens, cost = budget.step_estimate()
+        budget.step_end(input_tokens, output_tokens, cost, checked=False)
+        priced = budget.prices is not None
+        self.totals.add(Usage(input_tokens, output_tokens, 0, 0, cost if priced else None))
 
     async def _tools(
         self, box: ToolBox, calls: list[ToolCallDone], messages: list[dict[str, Any]]

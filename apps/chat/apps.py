@@ -8,6 +8,9 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from apps.chat import runner  # noqa: F401 (registers the turn runner with the worker)
         from apps.chat.models import CALLER_TOKENS
+        from apps.chat.selectors import turns_running
         from apps.core.crypto import encrypted_field_register
+        from apps.limits.selectors import running_turns_counter
 
         encrypted_field_register(CALLER_TOKENS)
+        running_turns_counter(turns_running)

@@ -461,6 +461,32 @@ def cost_of(usage: Any, target: ModelTarget) -> float | None:
     return float(prompt + completion)
 
 
+def token_prices(target: ModelTarget) -> tuple[float, float] | None:
+    """US dollars per input and output token as `cost_of` prices them; None when unpriced."""
+    import litellm
+
+    if target.prices is not None:
+        return target.prices[0] / 1_000_000, target.prices[1] / 1_000_000
+    if target.priced_as is None:
+        return None
+    try:
+        per_input, _ = litellm.cost_per_token(
+            model=target.priced_as,
+            custom_llm_provider=target.custom_llm_provider,
+            prompt_tokens=1_000_000,
+            completion_tokens=0,
+        )
+        _, per_output = litellm.cost_per_token(
+            model=target.priced_as,
+            custom_llm_provider=target.custom_llm_provider,
+            prompt_tokens=0,
+            completion_tokens=1_000_000,
+        )
+    except Exception:  # a model missing from litellm's price list
+        return None
+    return float(per_input) / 1_000_000, float(per_output) / 1_000_000
+
+
 # --- Refusals ------------------------------------------------------------------------------------
 
 

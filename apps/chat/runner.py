@@ -35,6 +35,7 @@ from apps.core.database import DATABASE_UNAVAILABLE, Backoff, database_retry, da
 from apps.core.jobs import worker_name
 from apps.core.runners import runner
 from apps.core.streams import EventWakeups, off_loop, stream_announce, stream_wake
+from apps.limits.budget import LimitCrossed, TurnBudget, turn_budget_open
 from discobot.redaction import SecretMasker
 
 logger = logging.getLogger(__name__)
@@ -301,6 +302,8 @@ class TurnRunner:
         self.turns: dict[UUID, asyncio.Task[None]] = {}
         self.generating: dict[UUID, asyncio.Task[None]] = {}
         self.stopped_by: dict[UUID, str] = {}
+        # The limit that stopped a turn, as its message's metadata names it.
+        self.limits_crossed: dict[UUID, dict[str, Any]] = {}
 
     async def run(self, stop: threading.Event) -> None:
         wakeups = EventWakeups(RUNNERS_GROUP)
@@ -392,8 +395,12 @@ class TurnRunner:
                     logs.append(turn_id, sent)
 
             assembler.add(uistream.start(context.message_id))  # in the log since the turn began
-            agent = AgentTurn(context, emit)
+            budget: TurnBudget = await off_loop(turn_budget_open)(
+                project_id=context.project_id, user_id=context.user_id
+            )
+            agent = AgentTurn(context, emit, budget)
             status, error_text = await self._generate(turn_id, agent)
+            await self._charge(turn_id, budget)
             ending = calls_closed(assembler)
             if error_text:
                 ending.append(uistream.error(error_text))
@@ -401,6 +408,9 @@ class TurnRunner:
             by = self.stopped_by.pop(turn_id, "error" if error_text else "")
             if by:
                 interrupted(metadata, by)
+            crossed = self.limits_crossed.pop(turn_id, None)
+            if crossed is not None:
+                metadata["limit"] = crossed
             finish_reason = "error" if error_text else agent.finish_reason
             if status == TurnStatus.CANCELLED:
                 finish_reason = "other"
@@ -432,12 +442,24 @@ class TurnRunner:
             if self.stopped_by.get(turn_id) == "user":
                 return TurnStatus.CANCELLED, ""
             return TurnStatus.INTERRUPTED, "The agent stopped: the server is shutting down."
+        except LimitCrossed as error:
+            self.stopped_by[turn_id] = "limit"
+            self.limits_crossed[turn_id] = error.described
+            return TurnStatus.INTERRUPTED, error.message
         except (LLMError, TurnStopped) as error:
             return TurnStatus.FAILED, error_words(error)
         except Exception as error:
             logger.exception("chat turn %s failed", turn_id)
             return TurnStatus.FAILED, f"The agent failed: {error_words(error)}"
         return TurnStatus.DONE, ""
+
+    async def _charge(self, turn_id: UUID, budget: TurnBudget) -> None:
+        """The rest of what the turn spent, to its limits' counters; a charge that cannot be
+        made is logged, the turn's message is saved all the same."""
+        try:
+            await budget.close()
+        except Exception:
+            logger.exception("could not charge chat turn %s to its limits", turn_id)
 
 
 @runner("chat-turns")

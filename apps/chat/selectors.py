@@ -16,6 +16,15 @@ from apps.projects.models import Project
 from apps.workspaces.models import Session
 
 
+def turns_running(project_id: str, user_id: Any) -> int:
+    """The project's turns pending or running (of one user; of all with None): what a
+    concurrent-turns limit counts."""
+    turns = ChatTurn.objects.filter(session__project_id=project_id, status__in=TURN_ACTIVE)
+    if user_id is not None:
+        turns = turns.filter(user_id=user_id)
+    return turns.count()
+
+
 def session_messages(*, session: Session) -> list[uistream.UIMessage]:
     """The session's UIMessages in order, as the AI SDK holds them."""
     messages = []

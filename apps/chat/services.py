@@ -14,6 +14,7 @@ from apps.chat.masking import masked_value
 from apps.chat.models import CALLER_TOKENS, TURN_ACTIVE, ChatTurn, Message, MessageRole
 from apps.chat.runner import runners_wake
 from apps.credentials.selectors import project_secrets
+from apps.limits.services import turn_admit
 from apps.projects.models import Project
 from apps.workspaces.models import Session
 from apps.workspaces.services import session_create
@@ -81,6 +82,8 @@ def chat_turn_begin(
     # A secret the user pasted is not kept (nor sent to the model) either.
     masker = SecretMasker([*project_secrets(project=project), *caller_tokens])
     parts = [] if regenerate else masked_value(user_parts(new), masker)
+    # Before anything is written: a turn over a limit stores nothing (429).
+    turn_admit(project=project, user=user)
     session = project.sessions.filter(id=request.session_id).first()
     if session is None:
         if not request.workspace_id or not request.agent_id:

@@ -43,7 +43,9 @@ class MessageMetadata(TypedDict):
     priced: NotRequired[bool]
     provider: NotRequired[str]  # the credential's provider that paid ("" the default endpoint)
     interrupted: NotRequired[bool]
-    stoppedBy: NotRequired[str]  # "user" (cancelled), "error", "runner" (its process died)
+    # "user" (cancelled), "error", "runner" (its process died), "limit" (a limit was crossed)
+    stoppedBy: NotRequired[str]
+    limit: NotRequired[dict[str, Any]]  # the limit that stopped it, as GET .../limits shows it
 
 
 def frame(chunk: Chunk | str) -> str:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from discobot.api.parsers import INVALID_BODY
-from discobot.errors import ApplicationError
+from discobot.errors import ApplicationError, TooManyRequestsError
 
 DATABASE_RETRY_AFTER_SECONDS = 5
 
@@ -42,7 +42,11 @@ def first_error_message(detail: Any, path: str = "") -> str:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response({"error": exc.message, **exc.extra}, status=exc.status_code)
+        retry_after = exc.retry_after if isinstance(exc, TooManyRequestsError) else None
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return Response(
+            {"error": exc.message, **exc.extra}, status=exc.status_code, headers=headers
+        )
     if isinstance(exc, OperationalError | InterfaceError):
         # The database went away (a restart, too many clients): the client may try again soon.
         return Response(

@@ -23,6 +23,7 @@ from apps.projects.api.base import ProjectScopedView
 from apps.workspaces.selectors import session_get
 from discobot.api.requests import AuthenticatedRequest
 from discobot.api.schema import error_responses
+from discobot.api.serializers import ErrorSerializer
 from discobot.errors import ApplicationError
 
 STREAM = OpenApiResponse(str, description="The UI message stream v1 (`data: <json>` frames)")
@@ -70,7 +71,15 @@ class ChatView(ProjectScopedView):
     @extend_schema(
         summary="Send a message (or regenerate the last answer) and stream the agent's answer",
         request=inline_serializer("ChatRequest", {"id": serializers.CharField()}),
-        responses={(200, "text/event-stream"): STREAM, **error_responses(400, 401, 404, 409)},
+        responses={
+            (200, "text/event-stream"): STREAM,
+            **error_responses(400, 401, 404, 409),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Over one of the project's limits (`limit` says which); "
+                "Retry-After: seconds until its window resets",
+            ),
+        },
     )
     def post(self, request: Request, project_id: str) -> StreamingHttpResponse:
         body = chat_request(request)

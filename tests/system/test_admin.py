@@ -15,6 +15,7 @@ from apps.agents.models import AgentMCPServer
 from apps.chat.models import ChatChunk, ChatTurn, TurnUsage
 from apps.core.jobs import job_enqueue
 from apps.credentials.models import Credential
+from apps.limits.models import Limit, LimitUsage
 from apps.projects.models import ProjectInvitation
 from apps.services.models import ServiceRun
 from apps.terminal.models import TerminalTranscript
@@ -77,6 +78,10 @@ def one_of_everything(project):
     TurnUsage.objects.create(project=project, session=message.session, message_id="answer")
     SessionAction.objects.create(session=message.session, kind=SessionActionKind.TOOL_CALL)
     ServiceRun.objects.create(session=message.session, service_id="web", status="stopped")
+    Limit.objects.create(project=project, metric="cost", window="day", amount=10)
+    LimitUsage.objects.create(
+        project=project, metric="cost", window="day", period_start=timezone.now()
+    )
     MCPServerFactory.create(
         agent__project=project,
         config={"type": "http", "url": "http://127.0.0.1:9", "headers": {"X": SECRET_HEADER}},

@@ -19,6 +19,8 @@ BODILESS_ACTIONS = (
     "/anthropic/authorize",
     "/fetch",
     "/cancel",
+    "/start",
+    "/stop",
 )
 
 
@@ -105,9 +107,11 @@ def test_every_operation_documents_its_request_and_responses(anonymous_client):
         "/api/projects/{project_id}/invitations/{token}/accept",
     }
     for path, method, operation in operations:
-        success = [code for code in operation["responses"] if code.startswith("2")]
+        # A redirect (the service preview's link) is an answer too, one without a body.
+        success = [code for code in operation["responses"] if code[0] in "23"]
         assert success, (path, method)
-        assert "content" in operation["responses"][success[0]], (path, method)
+        if success[0].startswith("2"):
+            assert "content" in operation["responses"][success[0]], (path, method)
         errors = [code for code in operation["responses"] if code.startswith("4")]
         for code in errors:
             content = operation["responses"][code]["content"]["application/json"]

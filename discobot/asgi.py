@@ -16,6 +16,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.accounts.websockets import WebSocketCallerMiddleware  # noqa: E402
 from apps.services.proxy import PreviewHostRouter  # noqa: E402
+from discobot.logs import WebSocketRequestId  # noqa: E402
+from discobot.metrics import WebSocketsCounted  # noqa: E402
 from discobot.middleware import RequestBodyLimit  # noqa: E402
 from discobot.routing import websocket_urlpatterns  # noqa: E402
 
@@ -26,7 +28,9 @@ application = PreviewHostRouter(
         {
             "http": RequestBodyLimit(django_asgi_app),
             # The caller and the page it came from are checked before any route is looked at.
-            "websocket": WebSocketCallerMiddleware(URLRouter(websocket_urlpatterns)),
+            "websocket": WebSocketRequestId(
+                WebSocketsCounted(WebSocketCallerMiddleware(URLRouter(websocket_urlpatterns)))
+            ),
         }
     )
 )

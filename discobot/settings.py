@@ -7,6 +7,7 @@ anonymous mode). Production swaps parts in through environment variables alone; 
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -86,9 +87,18 @@ ENCRYPTION_KEY = ENCRYPTION_KEY or DEV_ENCRYPTION_KEY
 # Keys that sealed older values; still readable until `manage.py rotate_encryption_key` runs.
 ENCRYPTION_KEYS_OLD = [key for key in env_secret("ENCRYPTION_KEYS_OLD").split(",") if key.strip()]
 
+# Where users reach this server (`https://discobot.example.com`); blank: a local server. Its
+# scheme chooses the HTTPS defaults below, its host joins the allowed hosts.
+PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+_public_host = urlsplit(PUBLIC_URL).hostname or ""
+
 # `.localhost`: localhost and its subdomains, the services' preview hosts among them
-# (`{session}-svc-{service}.localhost`, which browsers resolve to loopback).
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[".localhost", "127.0.0.1", "[::1]"])
+# (`{session}-svc-{service}.localhost`, which browsers resolve to loopback). `.{PUBLIC_URL's
+# host}`: the public host and its preview hosts; localhost stays for the probes of /health.
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    default=[".localhost", "127.0.0.1", "[::1]", *([f".{_public_host}"] if _public_host else [])],
+)
 
 # --- Applications -----------------------------------------------------------------------------
 
@@ -128,7 +138,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost, so that it sees the cookies every other middleware sets.
+    # Outermost: every log line of the request carries its id; every request is counted.
+    "discobot.logs.RequestIdMiddleware",
+    "discobot.metrics.RequestMetricsMiddleware",
+    # Outside the rest, so that it sees the cookies every other middleware sets.
     "apps.accounts.middleware.SecureCookiesOverHttpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -185,9 +198,9 @@ def database_config() -> dict[str, Any]:
     DATABASE_DSN accepts `sqlite3://PATH`, `sqlite://PATH`, a bare `*.db`/`*.sqlite` path, and
     `postgres://`/`postgresql://` URLs, as the original server did.
     """
-    url = env.str("DATABASE_URL", default="")
+    url = env_secret("DATABASE_URL")
     if not url:
-        dsn = env.str("DATABASE_DSN", default="")
+        dsn = env_secret("DATABASE_DSN")
         if dsn.startswith(("sqlite3://", "sqlite://")):
             url = "sqlite:///" + dsn.split("://", 1)[1]
         elif dsn and "://" not in dsn and dsn.endswith((".db", ".sqlite", ".sqlite3")):
@@ -236,7 +249,8 @@ DATABASES = {"default": database_config()}
 # Redis that stops answering fails a call after this long instead of holding up the request.
 REDIS_TIMEOUT_SECONDS = 2.0
 
-if REDIS_URL := env.str("REDIS_URL", default=""):
+# Its password, if any, makes it a secret: REDIS_URL_FILE reads it from a file.
+if REDIS_URL := env_secret("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -321,8 +335,39 @@ CORS_PREFLIGHT_MAX_AGE = 300
 CSRF_TRUSTED_ORIGINS = CORS_ORIGINS
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 # Refusals of non-API views (the admin, allauth) are JSON like every other error.
 CSRF_FAILURE_VIEW = "discobot.views.csrf_failure"
+
+# --- HTTPS in production: on by default when PUBLIC_URL is https ----------------------------
+
+_https = PUBLIC_URL.startswith("https://")
+# Cookies only over https. Without it a cookie is still marked Secure when its request came
+# over https (SecureCookiesOverHttpsMiddleware): one server may answer both schemes.
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=_https)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+# An http request is redirected to https (the proxy's X-Forwarded-Proto says which it was);
+# the probes, which an orchestrator sends over plain http to the container, are not.
+SECURE_SSL_REDIRECT = env.bool("SSL_REDIRECT", default=_https)
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^readyz$", r"^metrics$"]
+# Browsers remember to use https only for this long; a year once https works, 0: no HSTS header.
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 60 * 60 if _https else 0)
+# The preview hosts are subdomains of the public host, served by the same proxy and certificate.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Asking browsers to ship the host in their preload lists cannot be undone quickly: only on
+# request, and `check --deploy` is not to nag about it (security.W021).
+SECURE_HSTS_PRELOAD = env.bool("HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Proxies (addresses or networks, `10.0.0.0/8`) whose X-Forwarded-For names the client: the
+# audit log, the limits on failed logins and the terminal's trail use it (discobot.clients).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        fail_configuration(f"TRUSTED_PROXIES: {_proxy!r} is no IP address or network")
+
 # --- Authentication ---------------------------------------------------------------------------
 
 # Login sessions: the cookie carries a random token; the database keeps only its SHA-256.
@@ -387,7 +432,13 @@ GOOGLE_USERINFO_URL = env.str(
 
 # Failed bearer tokens and failed login callbacks allowed per client address (django-ratelimit).
 AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="10/m")
-RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+RATELIMIT_IP_META_KEY = "discobot.clients.ratelimit_client_address"
+
+# --- Metrics (/metrics, Prometheus) ----------------------------------------------------------
+
+# The bearer token a scraper presents. Unset: /metrics is open in anonymous mode, and answers
+# 404 with auth on.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
 
 # --- Static files -----------------------------------------------------------------------------
 
@@ -463,17 +514,29 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging ----------------------------------------------------------------------------------
 
+# `text` for a person at a terminal; `json`: one object a line (time, level, logger, message,
+# request_id) for a log collector.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    fail_configuration("LOG_FORMAT must be text or json")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # Request paths in log lines lose the secrets they carry (invitation tokens, OAuth codes).
-    "filters": {"redact_secrets": {"()": "discobot.redaction.RedactSecretsFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "discobot.logs.JsonFormatter"},
+    },
+    "filters": {
+        # Request paths in log lines lose the secrets they carry (invitation tokens, OAuth codes).
+        "redact_secrets": {"()": "discobot.redaction.RedactSecretsFilter"},
+        "request_id": {"()": "discobot.logs.RequestIdFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_secrets", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

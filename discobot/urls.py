@@ -30,6 +30,7 @@ api_patterns: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("health", views.health, name="health"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     path("auth/", include(credential_urls.auth_patterns)),
     path("auth/", include(account_urls.auth_patterns)),
     path("api/", include(api_patterns)),

@@ -7,12 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.static import serve
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularSwaggerView
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 
 from apps.sandbox.selectors import sandbox_status_messages
 from discobot import readiness
+from discobot.metrics import metrics_allowed
 
 # Tools the server shells out to; a missing one is a warning, as in the contract (§2 Health).
 REQUIRED_TOOLS = (
@@ -49,6 +51,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if ready else "error", "checks": checks}, status=200 if ready else 503
     )
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' text format; with auth on only for the bearer of METRICS_TOKEN."""
+    allowed = metrics_allowed(request)
+    if allowed is None:
+        raise Http404
+    if not allowed:
+        response = JsonResponse({"error": "Invalid or missing metrics token"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
 
 STATUS_MESSAGE_FIELDS: dict[str, serializers.Field[Any, Any, Any, Any]] = {

@@ -6,7 +6,6 @@ every HTTP request; work outside one (a job, a management command) has none.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from apps.accounts.models import ANONYMOUS_USER_ID, User
+from discobot.clients import client_address
 
 current_request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
 
@@ -36,15 +36,6 @@ def actor_of(user: User | None, *, address: str | None = None) -> Actor:
     if user.id == ANONYMOUS_USER_ID:
         return Actor(user=None, label=LOCAL_ACTOR, address=address)
     return Actor(user=user, label=user.email, address=address)
-
-
-def client_address(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR as the server saw it (a proxy's headers are not trusted here); None when it
-    is no IP address (a Unix socket), which the column could not hold."""
-    try:
-        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR") or ""))
-    except ValueError:
-        return None
 
 
 def current_actor() -> Actor:

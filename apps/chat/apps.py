@@ -6,7 +6,8 @@ class ChatConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from apps.chat import runner  # noqa: F401 (registers the turn runner with the worker)
+        # Registers the turn runner with the worker, and the chat's series in /metrics.
+        from apps.chat import metrics, runner  # noqa: F401
         from apps.chat.models import CALLER_TOKENS
         from apps.chat.selectors import turns_running
         from apps.core.crypto import encrypted_field_register

@@ -9,7 +9,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the readiness check that a worker is taking jobs, for /readyz, and the
-        # platform's start-up checks of its settings.
-        from apps.core import jobs  # noqa: F401
+        # Registers the readiness check that a worker is taking jobs, for /readyz, the job
+        # queue's series in /metrics, and the platform's start-up checks of its settings.
+        from apps.core import jobs, metrics  # noqa: F401
         from discobot import checks  # noqa: F401

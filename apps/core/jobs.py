@@ -46,6 +46,7 @@ from apps.core.database import (
     database_unavailable,
 )
 from apps.core.models import Job, JobStatus
+from discobot.logs import request_id, request_id_bound
 from discobot.readiness import readiness_check
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def job_enqueue(*, project_id: str, type: str, resource_type: str, resource_id: 
             resource_type=resource_type,
             resource_id=resource_id,
             max_attempts=settings.JOB_MAX_ATTEMPTS,
+            request_id=request_id.get() or "",
         )
         run_job.enqueue(job_id=str(job.id))
     return job
@@ -147,7 +149,8 @@ def job_run(*, job_id: str, worker_id: str) -> None:
         return
     RUNNING_JOBS.add(job.id)
     try:
-        database_retry(job_attempt(job=job, worker_id=worker_id))
+        with request_id_bound(job.request_id):
+            database_retry(job_attempt(job=job, worker_id=worker_id))
     finally:
         RUNNING_JOBS.discard(job.id)
 
@@ -168,6 +171,7 @@ def job_claim(*, job_id: str, worker_id: str) -> Job | None:
 
 def job_attempt(*, job: Job, worker_id: str) -> Callable[[], None]:
     """Runs the job's handler; returns how to record the outcome."""
+    logger.info("job %s (%s) attempt %s started", job.id, job.type, job.attempts)
     try:
         with lease_renewed(job.id, worker_id):
             JOB_HANDLERS[job.type].run(job)

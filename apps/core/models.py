@@ -34,6 +34,8 @@ class Job(UUIDModel):
     # A running attempt renews its lease; one whose lease ran out lost its worker.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     worker_id = models.CharField(max_length=100, blank=True)
+    # The request that enqueued the job: its attempts' log lines carry the same id.
+    request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -36,6 +36,7 @@ from apps.workspaces.sandboxes import (
 )
 from apps.workspaces.selectors import session_get
 from apps.workspaces.services import session_action_record
+from discobot.clients import client_address
 from discobot.errors import ApplicationError, NotFoundError
 
 logger = logging.getLogger(__name__)
@@ -254,8 +255,7 @@ class TerminalConsumer(ProjectScopedConsumer):
 
     async def record(self, session: Session, kind: SessionActionKind) -> None:
         """The attach or detach in the session's audit trail: who, and from where."""
-        client = self.scope.get("client")
-        address = f"{client[0]}:{client[1]}" if client else ""
+        address = client_address(handshake_request(self.scope)) or ""
         try:
             await in_thread(
                 session_action_record,

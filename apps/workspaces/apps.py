@@ -6,5 +6,6 @@ class WorkspacesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the checks, the job handlers, the housekeeping passes and the receivers.
-        from apps.workspaces import checks, housekeeping, receivers, tasks  # noqa: F401
+        # Registers the checks, the job handlers, the housekeeping passes, the receivers and
+        # the sandboxes' series in /metrics.
+        from apps.workspaces import checks, housekeeping, metrics, receivers, tasks  # noqa: F401

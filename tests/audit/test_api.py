@@ -110,6 +110,22 @@ def test_a_rename_records_the_old_and_new_name_with_who_and_from_where(
     assert entry["projectId"] == project.id
 
 
+def test_behind_a_trusted_proxy_the_entry_records_the_client_it_forwarded(
+    client_for, admin, owner, project, settings
+):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    client_for(admin).put(
+        f"/api/projects/{project.id}",
+        {"name": "Renamed"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+    )
+
+    [entry] = audit_of(client_for(owner), project)["entries"]
+
+    assert entry["address"] == "203.0.113.7"
+
+
 def test_a_write_rolled_back_leaves_no_entry(project):
     with pytest.raises(RuntimeError), transaction.atomic():
         project_update(project=project, name="Never")

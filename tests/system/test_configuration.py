@@ -142,3 +142,88 @@ def test_redis_url_selects_the_redis_channel_layer(tmp_path):
 
     assert default.stdout.strip() == "channels.layers.InMemoryChannelLayer"
     assert with_redis.stdout.strip() == "channels_redis.core.RedisChannelLayer"
+
+
+def production_environment(tmp_path, **overrides: str) -> dict[str, str]:
+    """The documented production set-up: auth on, strong secrets, the public https URL."""
+    workspaces = tmp_path / "workspaces"
+    workspaces.mkdir(exist_ok=True)
+    production = {
+        "DATA_DIR": str(tmp_path),
+        "DEBUG": "false",
+        "AUTH_ENABLED": "true",
+        "SESSION_SECRET": "p" * 20 + "-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "ENCRYPTION_KEY": STRONG_KEY,
+        "PUBLIC_URL": "https://discobot.example.com",
+        "TRUSTED_PROXIES": "10.0.0.0/8",
+        "WORKSPACE_ROOTS": str(workspaces),
+    }
+    return clean_environment(**{**production, **overrides})
+
+
+def test_production_settings_pass_the_deployment_checks(tmp_path):
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=production_environment(tmp_path)
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "warned"),
+    [
+        ({"PUBLIC_URL": ""}, ["security.W004", "security.W008", "security.W012"]),
+        ({"PUBLIC_URL": "http://discobot.example.com"}, ["security.W008", "security.W016"]),
+        ({"HSTS_SECONDS": "0"}, ["security.W004"]),
+        ({"SECURE_COOKIES": "false"}, ["security.W012", "security.W016"]),
+    ],
+)
+def test_without_the_production_settings_the_deployment_checks_warn(tmp_path, variables, warned):
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env=production_environment(tmp_path, **variables),
+    )
+
+    assert result.returncode != 0
+    for check in warned:
+        assert check in result.stderr
+
+
+def test_https_settings_follow_the_public_url(tmp_path):
+    code = (
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, "
+        "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0, '.discobot.example.com' in "
+        "s.ALLOWED_HOSTS)"
+    )
+
+    public = shell(code, DATA_DIR=str(tmp_path), PUBLIC_URL="https://discobot.example.com")
+    local = shell(code, DATA_DIR=str(tmp_path))
+
+    assert public.stdout.split() == ["True", "True", "True", "True"]
+    assert local.stdout.split() == ["False", "False", "False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TRUSTED_PROXIES", "10.0.0.0/8,proxy.example"), ("LOG_FORMAT", "xml")],
+)
+def test_a_malformed_operations_setting_fails_with_one_line(tmp_path, variable, value):
+    result = manage("check", env=clean_environment(DATA_DIR=str(tmp_path), **{variable: value}))
+
+    assert result.returncode != 0
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_database_and_redis_urls_may_come_from_files(tmp_path):
+    (tmp_path / "database").write_text(f"sqlite:///{tmp_path}/from-file.db\n")
+
+    result = shell(
+        PRINT_DATABASE, DATA_DIR=str(tmp_path), DATABASE_URL_FILE=str(tmp_path / "database")
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == f"{tmp_path}/from-file.db"

@@ -113,6 +113,18 @@ class JsonBooleanField(serializers.BooleanField):
         return data
 
 
+class JsonNumberField(serializers.DecimalField):
+    """A decimal amount sent as a JSON number, as the schema says: not a string of digits."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(coerce_to_string=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class QueryBooleanField(serializers.BooleanField):
     """`true` or `false` in a query string, as OpenAPI writes a boolean parameter; DRF would
     also take 1, "yes" or "on" (and read anything else as false, where a view parses by hand)."""

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.limits.models import Metric, Window
+from discobot.api.fields import JsonNumberField
 from discobot.api.serializers import StrictSerializer
 
 
@@ -17,7 +18,7 @@ class LimitInputSerializer(StrictSerializer):
     window = serializers.ChoiceField(
         choices=Window.values, required=False, help_text="Left out of a concurrent_turns limit"
     )
-    amount = serializers.DecimalField(
+    amount = JsonNumberField(
         max_digits=20,
         decimal_places=6,
         min_value=0,

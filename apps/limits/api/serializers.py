@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -22,6 +23,8 @@ class LimitInputSerializer(StrictSerializer):
         max_digits=20,
         decimal_places=6,
         min_value=0,
+        # Far above any budget, and below what every database's decimal column keeps exactly.
+        max_value=Decimal(10**12),
         help_text="Tokens, US dollars, turns or concurrent turns",
     )
 

@@ -198,6 +198,12 @@ from apps.projects.models import Project, ProjectMember
 project, _ = Project.objects.get_or_create(id="local", defaults={{"name": "Local"}})
 ProjectMember.objects.create(project=project, user=User.objects.get(email="{email}"))
 """
+# The capture made before the sandbox stops (a detach's may be skipped while another runs).
+FINAL_CAPTURE = """
+from apps.terminal.services import transcript_capture
+from apps.workspaces.models import Session
+transcript_capture(session=Session.objects.get(id="term-1"), final=True)
+"""
 TRANSCRIPT = """
 from apps.terminal.models import TerminalHistory, TerminalTranscript
 print("\\n".join(TerminalHistory.objects.values_list("content", flat=True)))
@@ -229,6 +235,8 @@ def test_the_token_a_terminal_signed_in_with_is_masked_in_its_transcript(provide
             assert shown.returncode == 0, shown.stderr
             return shown.stdout
 
+        captured = site.server.manage("shell", "-c", FINAL_CAPTURE)
+        assert captured.returncode == 0, captured.stderr
         wait_for(lambda: "done" in transcript().splitlines(), timeout=60)
         kept = transcript() + site.server.manage("dumpdata").stdout
         assert "****" in kept

@@ -4,14 +4,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3001
 
-.PHONY: install run test lint lock
+.PHONY: install run test lint lock bench
+
+# uv (pinned and hashed in requirements-uv.lock) installs the locks: a fresh `make run` is
+# serving in seconds. It reads the system's certificates, as pip does (--native-tls).
+UV := $(BIN)/uv pip install --quiet --native-tls --python $(BIN)/python --require-hashes
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements-dev.lock | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+$(BIN)/uv: requirements-uv.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-uv.lock
 	touch $@
+
+# What the server needs (make run), and that plus the development tools (make test).
+$(VENV)/.runtime: requirements.lock | $(BIN)/uv
+	$(UV) -r requirements.lock
+	touch $@
+
+$(VENV)/.installed: requirements-dev.lock | $(BIN)/uv
+	$(UV) -r requirements-dev.lock
+	touch $@ $(VENV)/.runtime
 
 install: $(VENV)/.installed
 
@@ -22,12 +35,14 @@ $(AI_SDK)/node_modules/.installed: $(AI_SDK)/package-lock.json
 	npm ci --prefix $(AI_SDK) --silent --no-audit --no-fund
 	touch $@
 
-# The server and one job worker, restarted whenever it exits; stopping the server (Ctrl-C)
-# stops the worker too.
-run: install
+# The server (a process per core) and one job worker, restarted whenever it exits; stopping
+# the server (Ctrl-C) stops the worker too. A port in use is said so before anything starts.
+run: $(VENV)/.runtime
+	@$(BIN)/python -c 'import sys; from discobot.server import port_taken, port_taken_message; \
+	  port_taken("127.0.0.1", $(PORT)) and sys.exit(port_taken_message("127.0.0.1", $(PORT)))'
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py worker --supervise & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/python -m discobot.server --host 127.0.0.1 --port $(PORT)
 
 lint: install
@@ -40,8 +55,11 @@ test: lint $(AI_SDK)/node_modules/.installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest -n 2
 
+# Every figure of bench/ against its baseline, one table (docs/benchmarks.md keeps the latest).
+bench: install
+	$(BIN)/python bench/all.py
+
 # Re-pin every dependency after editing pyproject.toml.
-lock: | $(BIN)/python
-	$(BIN)/pip install --quiet uv
+lock: | $(BIN)/uv
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -q -o requirements-dev.lock

@@ -222,6 +222,8 @@ def database_config() -> dict[str, Any]:
                 "timeout": 20,
             }
         )
+        # Requests run on long-lived threads (discobot/serving.py): each keeps its connection.
+        config["CONN_MAX_AGE"] = None
         if config["NAME"] != ":memory:":
             database_file = Path(config["NAME"])
             database_file.parent.mkdir(parents=True, exist_ok=True)
@@ -243,6 +245,10 @@ def database_config() -> dict[str, Any]:
 
 
 DATABASES = {"default": database_config()}
+
+# Threads of a server process that run ordinary requests (discobot/serving.py); event streams
+# and WebSockets wait on its event loop instead. A request beyond this many waits for a thread.
+HTTP_THREADS = env.int("HTTP_THREADS", default=32)
 
 # --- Cache (rate-limit counters, event-stream slots): shared through Redis across processes -
 

@@ -52,6 +52,8 @@ CONFIG_VARIABLES = (
     "TRUSTED_PROXIES",
     "METRICS_TOKEN",
     "LOG_FORMAT",
+    "WEB_CONCURRENCY",
+    "HTTP_THREADS",
 )
 
 
@@ -150,7 +152,10 @@ def running_server(
 
 @contextmanager
 def serving(env: dict[str, str], log_path: Path) -> Iterator[Server]:
-    """One server process with `env` (also another process of a deployment already migrated)."""
+    """One server process with `env` (also another process of a deployment already migrated).
+
+    One process unless `env` sets WEB_CONCURRENCY: tests look at the process they started."""
+    env = {"WEB_CONCURRENCY": "1", **env}
     port = free_port()
     with log_path.open("a") as log:
         process = subprocess.Popen(

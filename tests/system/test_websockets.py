@@ -222,7 +222,17 @@ def probe_server(tmp_path: Path) -> Iterator[str]:
         port = free_port()
         with (tmp_path / "server.log").open("a") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "discobot.server", "--port", str(port), "--app", PROBE_APP],
+                [
+                    sys.executable,
+                    "-m",
+                    "discobot.server",
+                    "--port",
+                    str(port),
+                    "--app",
+                    PROBE_APP,
+                    "--workers",
+                    "1",
+                ],
                 cwd=BASE_DIR,
                 env=env,
                 stdout=log,

@@ -1,0 +1,70 @@
+"""Which Django handler serves an HTTP request: the thread pool (WSGI) or the event loop (ASGI).
+
+Measured on this project (docs/decisions.md, "Serving"): Django's ASGI handler spends about
+1.5 ms of CPU on every request outside the view (a new thread per request, and a hop between
+the loop and that thread around each piece of sync code), four times what its WSGI handler
+spends. So an ordinary request runs in Django's WSGI handler on a fixed pool of threads that
+keep their database connections, and only the views whose answer streams (those that can
+render `text/event-stream`) are served by the ASGI handler, where a stream waits on the event
+loop instead of holding a thread for as long as it is open.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from asgiref.wsgi import WsgiToAsgiInstance
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler
+from django.urls import Resolver404, resolve
+
+from apps.core.streams import EventStreamRenderer
+
+# The WSGI adapter's own method, run here on the pool rather than on asgiref's single thread.
+_run_wsgi_app = WsgiToAsgiInstance.__dict__["run_wsgi_app"].func
+
+
+class PooledWsgiInstance(WsgiToAsgiInstance):
+    executor: ThreadPoolExecutor
+
+    async def run_wsgi_app(self, body: Any) -> None:
+        # In a thread of sync_to_async, async_to_sync (the adapter's sends, the stream
+        # wake-ups of a write) runs on this event loop: the in-memory channel layer's queues
+        # belong to it.
+        await sync_to_async(_run_wsgi_app, thread_sensitive=False, executor=self.executor)(
+            self, body
+        )
+
+
+@lru_cache(maxsize=4096)
+def streams(path: str) -> bool:
+    """Whether the view at `path` can answer with an event stream."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    view_class = getattr(match.func, "view_class", None)
+    return EventStreamRenderer in getattr(view_class, "renderer_classes", ())
+
+
+class ThreadsOrLoop:
+    """Django over HTTP: streaming views on the event loop, everything else on the threads."""
+
+    def __init__(self, *, asgi: ASGIHandler, wsgi: WSGIHandler, threads: int) -> None:
+        self.asgi = asgi
+        self.wsgi = wsgi
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="http")
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if streams(scope["path"]):  # type: ignore[typeddict-item]
+            await self.asgi(scope, receive, send)  # type: ignore[arg-type]
+            return
+        instance = PooledWsgiInstance(self.wsgi)  # type: ignore[no-untyped-call]
+        instance.executor = self.executor
+        await instance(scope, receive, send)

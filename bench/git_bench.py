@@ -1,15 +1,20 @@
 """Figures for the git issue: diff and file-listing latency on a large session, and the mirror.
 
-    .venv/bin/python bench/git_bench.py
+    .venv/bin/python bench/git_bench.py [--files 10000] [--requests 40]
 
-Prints the median and p95 of `GET /sessions/{id}/diff?format=files` and `GET .../files?path=.`
-over real HTTP (`python -m discobot.server`, SQLite) on a 10,000-file repository with 200
-changed files, and the
-time of a first and a second clone of a 50 MB repository served by `git daemon`.
+Times `GET /sessions/{id}/diff?format=files` and `GET .../files?path=.` over real HTTP
+(`python -m discobot.server`, SQLite) on a `--files` repository with 200 changed files, against
+the `git` command line doing the equivalent in the session's working copy in the same run,
+alternated: `git diff -M --name-status --shortstat <base>` (the changed paths, their statuses
+and the totals) and `git ls-tree -l HEAD` (the top folder's entries and sizes). Each side's time
+is the wall clock of the whole request or command, process start included for git, as a user of
+either pays it. Goal: the median at most 1.5x git's. Also prints the time of a first and a second
+clone of a 50 MB repository served by `git daemon` (no goal).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -24,10 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.table import Row, emit  # noqa: E402
 from tests.gitserver import git_daemon  # noqa: E402
 from tests.servers import running_server  # noqa: E402
 
-REQUESTS = 40
+GOAL_RATIO = 1.5
 
 
 def git(repo: Path, *args: str) -> None:
@@ -63,19 +69,16 @@ def call(base: str, path: str, body: dict[str, Any] | None = None) -> dict[str, 
         return answer
 
 
-def timings(base: str, path: str) -> tuple[float, float]:
-    samples = []
-    for _ in range(REQUESTS):
-        start = time.perf_counter()
-        call(base, path)
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+def timed_ms(run: Any) -> float:
+    start = time.perf_counter()
+    run()
+    return (time.perf_counter() - start) * 1000
 
 
-def session_latency(work: Path) -> None:
+def session_latency(work: Path, files: int, requests: int) -> list[Row]:
     repo = work / "big"
-    make_repository(repo, 10_000)
+    make_repository(repo, files)
+    changes = min(200, files // 50)
     with running_server(work / "server") as server:
         workspace = call(server.base_url, "/api/projects/local/workspaces", {"path": str(repo)})
         server.manage("worker", "--batch")
@@ -87,20 +90,50 @@ def session_latency(work: Path) -> None:
         server.manage("worker", "--batch")
         session = call(server.base_url, "/api/projects/local/sessions/bench")
         copy = Path(session["workspacePath"])
-        changed = sorted(copy.glob("pkg*/module*.py"))[::50][:200]
+        changed = sorted(copy.glob("pkg*/module*.py"))[::50][:changes]
         for file in changed:
             file.write_text(file.read_text().replace(" = 3\n", " = 33\n"))
         diff = call(server.base_url, "/api/projects/local/sessions/bench/diff?format=files")
-        assert diff["stats"]["filesChanged"] == 200, diff["stats"]
-        for label, path in (
-            ("diff?format=files", "/api/projects/local/sessions/bench/diff?format=files"),
-            ("files?path=.", "/api/projects/local/sessions/bench/files?path=."),
+        assert diff["stats"]["filesChanged"] == changes, diff["stats"]
+        # The working copy's HEAD is the session's base commit (nothing is committed here).
+        git_diff = ["git", "-C", str(copy), "diff", "-M", "--name-status", "--shortstat", "HEAD"]
+        git_list = ["git", "-C", str(copy), "ls-tree", "-l", "HEAD"]
+        rows = []
+        for label, path, command, git_label in (
+            ("session diff, format=files", "diff?format=files", git_diff, "git diff"),
+            ("session file listing, path=.", "files?path=.", git_list, "git ls-tree"),
         ):
-            median, p95 = timings(server.base_url, path)
+            url = f"/api/projects/local/sessions/bench/{path}"
+            ours, baseline = [], []
+            for _ in range(requests):
+                ours.append(timed_ms(lambda url=url: call(server.base_url, url)))
+                baseline.append(
+                    timed_ms(
+                        lambda command=command: subprocess.run(
+                            command, check=True, capture_output=True
+                        )
+                    )
+                )
+            median, git_median = statistics.median(ours), statistics.median(baseline)
             print(
-                f"GET {label:20} median {median:7.1f} ms   p95 {p95:7.1f} ms"
-                f"   ({REQUESTS} requests)"
+                f"GET {path:20} median {median:7.1f} ms   p95 {percentile(ours, 0.95):7.1f} ms"
+                f"   git: median {git_median:7.1f} ms   ({requests} requests)"
             )
+            rows.append(
+                Row(
+                    f"{label}, {files:,} files, median (ms; vs {git_label})",
+                    median,
+                    git_median,
+                    f"<= {GOAL_RATIO:g}x",
+                    median <= GOAL_RATIO * git_median,
+                )
+            )
+        return rows
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def mirror_clone(work: Path) -> None:
@@ -131,10 +164,15 @@ def mirror_clone(work: Path) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=40)
+    arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         work = Path(directory)
-        session_latency(work)
+        rows = session_latency(work, arguments.files, arguments.requests)
         mirror_clone(work)
+    emit(rows)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 # Idempotent: the base is made once per suite, and docker's build cache skips unchanged steps.
 #   SANDBOX_IMAGE  the tag to build (default discobot-sandbox:latest)
 #   DEBIAN_SUITE / DEBIAN_MIRROR  override what is read from /etc/apt/sources.list*
+# `--base-only` makes just the Debian base and prints its tag last (deploy/build-images.sh
+# builds the server's images on it).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,6 +48,11 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
     printf 'deb %s %s main\n' "$mirror" "$suite" >"$rootfs/etc/apt/sources.list"
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
     tar -C "$rootfs" -c . | docker import - "$base"
+fi
+
+if [[ "${1:-}" == "--base-only" ]]; then
+    echo "$base"
+    exit 0
 fi
 
 docker build --build-arg "BASE=$base" -t "$image" "$here"

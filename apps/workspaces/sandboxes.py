@@ -16,6 +16,7 @@ use either finds the sandbox stopped (and starts it again) or keeps the pass fro
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -304,43 +305,65 @@ def sandbox_remove_later(provider_name: str, session_uuid: str) -> None:
 # --- Reconciling -------------------------------------------------------------------------------
 
 
-def sandboxes_reconcile() -> None:
+@dataclass(frozen=True)
+class Reconciled:
+    """What one reconcile pass did, for the operator's command to report."""
+
+    stopped: int = 0  # ready sessions whose sandbox was gone or stopped
+    removed: int = 0  # sandboxes whose session is gone
+    skipped: tuple[str, ...] = ()  # providers that could not be reached
+
+
+def sandboxes_reconcile() -> Reconciled:
     """Sessions compared with what each provider really holds: a ready session whose sandbox
     was removed or stopped outside the app becomes `stopped`; a sandbox whose session is gone
     is removed. A provider that cannot be reached is skipped, never taken for empty."""
+    stopped = removed = 0
+    skipped: list[str] = []
     for name in PROVIDER_NAMES:
         try:
             provider = provider_get(name)
             if provider is None or not provider.available():
+                skipped.append(name)
                 continue
             held = {info.session_uuid: info for info in provider.list()}
         except Exception as error:  # an engine that fails in any way is not there this turn
             logger.warning("reconcile skipped the %s provider: %s", name, error)
+            skipped.append(name)
             continue
-        provider_reconcile(provider, held)
+        done = provider_reconcile(provider, held)
+        stopped += done.stopped
+        removed += done.removed
+    return Reconciled(stopped=stopped, removed=removed, skipped=tuple(skipped))
 
 
-def provider_reconcile(provider: SandboxProvider, held: dict[str, SandboxInfo]) -> None:
+def provider_reconcile(provider: SandboxProvider, held: dict[str, SandboxInfo]) -> Reconciled:
+    stopped = 0
     ready = Session.objects.filter(status=SessionStatus.READY, sandbox_provider=provider.name)
     for session in ready.only("pk"):
         info = held.get(str(session.pk))
         if info is None or info.state != SandboxState.RUNNING:
-            session_reconcile(session.pk, provider)
+            stopped += session_reconcile(session.pk, provider)
     known = {
         str(pk) for pk in Session.objects.filter(pk__in=list(held)).values_list("pk", flat=True)
     }
-    for session_uuid in held.keys() - known:
+    orphans = held.keys() - known
+    for session_uuid in orphans:
         logger.info("removing the %s sandbox of deleted session %s", provider.name, session_uuid)
         provider.remove(session_uuid)
+    return Reconciled(stopped=stopped, removed=len(orphans))
 
 
 @transaction.atomic
-def session_reconcile(pk: UUID, provider: SandboxProvider) -> None:
+def session_reconcile(pk: UUID, provider: SandboxProvider) -> bool:
+    """True when the session was found without a running sandbox and became `stopped`."""
     session = Session.objects.select_for_update().filter(pk=pk).first()
     if session is None or session.status != SessionStatus.READY:
-        return
+        return False
     info = provider.status(str(session.uuid))  # again, under the lock: it may have started
-    if info.state == SandboxState.MISSING:
-        session_lost(session, REMOVED_OUTSIDE)
-    elif info.state != SandboxState.RUNNING:
-        session_lost(session, STOPPED_OUTSIDE)
+    if info.state == SandboxState.RUNNING:
+        return False
+    session_lost(
+        session, REMOVED_OUTSIDE if info.state == SandboxState.MISSING else STOPPED_OUTSIDE
+    )
+    return True

@@ -11,9 +11,11 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from apps.sandbox.provider import SandboxProvider, SandboxSpec, SandboxState
@@ -358,6 +360,36 @@ class TestReconcile:
         assert client.get(f"{base}/sessions/sess-1").json()["status"] == "ready"
         settings.DOCKER_HOST = ""
         assert sandbox_state(docker, session) == SandboxState.RUNNING
+
+    def test_the_operators_command_reports_what_it_did(
+        self, client, base, session, provider, tmp_path
+    ):
+        provider.remove(str(session.uuid))  # behind Discobot's back
+        orphan = SandboxSpec(
+            session_uuid=str(uuid.uuid4()),
+            session_id="gone",
+            project_id="local",
+            working_copy=Path(tmp_path),
+        )
+        provider.create(orphan)
+        out = StringIO()
+
+        call_command("reconcile_sandboxes", stdout=out)
+
+        assert (
+            "1 ready sessions found without a running sandbox, now stopped; "
+            "1 sandboxes of deleted sessions removed"
+        ) in out.getvalue()
+        assert client.get(f"{base}/sessions/sess-1").json()["status"] == "stopped"
+        assert provider.status(orphan.session_uuid).state == SandboxState.MISSING
+
+    def test_the_command_names_an_engine_it_could_not_reach(self, settings):
+        settings.DOCKER_HOST = CLOSED_DOCKER_HOST
+        out = StringIO()
+
+        call_command("reconcile_sandboxes", stdout=out)
+
+        assert "Skipped, not reachable here: docker" in out.getvalue()
 
 
 class TestRemoval:

@@ -31,10 +31,11 @@ RUN DATA_DIR=/tmp/build-data STATIC_ROOT=/app/staticfiles \
 FROM ${PYTHON_IMAGE}
 
 # git for the status check and the agent's git tool; tmux and ripgrep for the local sandbox
-# provider (sessions run in this container when no Docker engine is given, see compose.docker.yaml).
+# provider (sessions run in this container when no Docker engine is given, see compose.docker.yaml);
+# pg_dump and pg_restore for `manage.py backup` and `restore` (docs/operations.md).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        ca-certificates git ripgrep tmux \
+        ca-certificates git postgresql-client ripgrep tmux \
     && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid so that volumes keep one owner across rebuilds; not 1000, the sandbox user's.

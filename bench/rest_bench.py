@@ -171,7 +171,7 @@ def database_url(database: str, name: str, folder: Path) -> str:
 
 
 @contextmanager
-def ours(database: str, tmp: Path, redis: str) -> Iterator[Site]:
+def ours(database: str, tmp: Path, redis: str, overrides: dict[str, str]) -> Iterator[Site]:
     data = tmp / "ours"
     data.mkdir()
     env = clean_environment(
@@ -183,6 +183,7 @@ def ours(database: str, tmp: Path, redis: str) -> Iterator[Site]:
         WORKSPACE_ROOTS=str(tmp),
         LOG_LEVEL="WARNING",
         **({"REDIS_URL": redis} if redis else {}),
+        **overrides,
     )
     migrated = subprocess.run(
         [PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, capture_output=True
@@ -268,9 +269,11 @@ def wrk(site: Site, path: str, args: argparse.Namespace, body: str | None = None
     finally:
         os.unlink(script.name)
     out = done.stdout
+    if not re.search(r"^\s+99%", out, re.M):
+        raise RuntimeError(f"wrk measured nothing:\n{out}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
-    p50 = milliseconds(re.search(r"^\s+50%\s+(\S+)$", out, re.M)[1])  # type: ignore[index]
-    p99 = milliseconds(re.search(r"^\s+99%\s+(\S+)$", out, re.M)[1])  # type: ignore[index]
+    p50 = milliseconds(re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M)[1])  # type: ignore[index]
+    p99 = milliseconds(re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M)[1])  # type: ignore[index]
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(SOCKET_ERRORS, out)
     errors = int(non_2xx[1]) if non_2xx else 0
@@ -333,7 +336,7 @@ def bench_database(database: str, args: argparse.Namespace) -> list[Row]:
             (tmp / "folders").mkdir()
             for index in range(WORKSPACES):
                 (tmp / "folders" / f"w{index}").mkdir()
-            with baseline(database, tmp) as base, ours(database, tmp, redis) as our:
+            with baseline(database, tmp) as base, ours(database, tmp, redis, dict(args.set)) as our:
                 sites = (base, our)
                 suffix = f"{title}{', REDIS_URL' if redis else ''}"
                 print(f"== {suffix}", flush=True)
@@ -371,6 +374,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=lambda pair: tuple(pair.split("=", 1)),
+        metavar="NAME=VALUE",
+        help="a setting for Discobot's server (e.g. HTTP_THREADS=8)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")

@@ -51,6 +51,10 @@ def streams(path: str) -> bool:
     return EventStreamRenderer in getattr(view_class, "renderer_classes", ())
 
 
+class RequestAbandoned(Exception):
+    """The client went away while sending its body (or it was cut off as too large)."""
+
+
 class ThreadsOrLoop:
     """Django over HTTP: streaming views on the event loop, everything else on the threads."""
 
@@ -65,6 +69,16 @@ class ThreadsOrLoop:
         if streams(scope["path"]):  # type: ignore[typeddict-item]
             await self.asgi(scope, receive, send)  # type: ignore[arg-type]
             return
+
+        async def request_receive() -> Any:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestAbandoned
+            return message
+
         instance = PooledWsgiInstance(self.wsgi)  # type: ignore[no-untyped-call]
         instance.executor = self.executor
-        await instance(scope, receive, send)
+        try:
+            await instance(scope, request_receive, send)
+        except RequestAbandoned:
+            return  # as Django's ASGI handler does: nobody is left to answer (or the caller does)

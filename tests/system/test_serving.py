@@ -142,3 +142,23 @@ def test_ctrl_c_stops_every_server_process_promptly(tmp_path):
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+def test_a_server_process_that_dies_is_replaced(tmp_path):
+    with running_server(tmp_path, WEB_CONCURRENCY="2") as server:
+        deadline = time.monotonic() + 30
+        while len(server_processes(server.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        lost, kept = server_processes(server.pid)
+        os.kill(lost, signal.SIGKILL)
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            current = server_processes(server.pid)
+            if len(current) == 2 and lost not in current:
+                break
+            time.sleep(0.2)
+        assert kept in server_processes(server.pid)
+        assert len(server_processes(server.pid)) == 2
+        for _ in range(20):  # whichever process a connection lands on answers
+            assert get_json(f"{server.base_url}/health") == {"status": "ok"}

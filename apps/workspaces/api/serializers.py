@@ -10,7 +10,12 @@ from apps.agents.api.serializers import model_field
 from apps.sandbox.selectors import PROVIDER_NAMES
 from apps.workspaces.models import SESSION_ID_PATTERN, Session, SessionStatus, SourceType, Workspace
 from discobot.api.fields import WHITESPACE, JsonBooleanField, QueryBooleanField, TextField
-from discobot.api.serializers import BlankAsNullField, DisplayNameField, StrictSerializer
+from discobot.api.serializers import (
+    BlankAsNullField,
+    DisplayNameField,
+    RowsSerializer,
+    StrictSerializer,
+)
 
 
 class SetupProgressSerializer(serializers.Serializer[dict[str, Any]]):
@@ -33,7 +38,7 @@ class CloneProgressSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 @extend_schema_serializer(component_name="Session")
-class SessionOutputSerializer(serializers.ModelSerializer[Session]):
+class SessionOutputSerializer(RowsSerializer[Session]):
     projectId = serializers.CharField(source="project_id")
     displayName = BlankAsNullField(source="display_name")
     timestamp = serializers.DateTimeField(source="updated_at")
@@ -78,7 +83,7 @@ class SessionOutputSerializer(serializers.ModelSerializer[Session]):
 
 
 @extend_schema_serializer(component_name="Workspace")
-class WorkspaceOutputSerializer(serializers.ModelSerializer[Workspace]):
+class WorkspaceOutputSerializer(RowsSerializer[Workspace]):
     displayName = BlankAsNullField(source="display_name")
     sourceType = serializers.CharField(source="source_type")
     errorMessage = BlankAsNullField(source="error_message")

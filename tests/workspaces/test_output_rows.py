@@ -1,0 +1,58 @@
+"""The listings' rows (`RowsSerializer`) are exactly what DRF's own serializer renders."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework import serializers
+
+from apps.agents.models import Agent
+from apps.workspaces.api.serializers import SessionOutputSerializer, WorkspaceOutputSerializer
+from tests.workspaces.factories import SessionFactory, WorkspaceFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def drf_rendering(serializer: serializers.ModelSerializer, row: object) -> dict:
+    return dict(serializers.ModelSerializer.to_representation(serializer, row))
+
+
+def test_a_workspace_row_renders_as_drf_renders_it_with_every_kind_of_value():
+    full = WorkspaceFactory(
+        display_name="Mine",
+        error_message="it broke",
+        commit="a" * 40,
+        work_dir="/srv/work",
+        progress={
+            "receivedObjects": 1,
+            "totalObjects": 2,
+            "indexedDeltas": 0,
+            "totalDeltas": 0,
+            "receivedBytes": 10,
+        },
+    )
+    empty = WorkspaceFactory()
+    for workspace in (full, empty):
+        serializer = WorkspaceOutputSerializer(workspace, context={"with_sessions": True})
+        assert serializer.data == drf_rendering(serializer, workspace)
+    assert WorkspaceOutputSerializer(full).data["progress"]["receivedBytes"] == 10
+    assert WorkspaceOutputSerializer(empty).data["displayName"] is None
+
+
+def test_session_rows_render_as_drf_renders_them_in_a_list():
+    agent = Agent.objects.create(
+        project=WorkspaceFactory().project, name="A", agent_type="claude-code"
+    )
+    sessions = [
+        SessionFactory(
+            workspace__project=agent.project,
+            agent=agent,
+            display_name="Shown",
+            base_commit="b" * 40,
+            progress={"step": "sandbox", "description": "d", "stepNumber": 2, "stepCount": 2},
+        ),
+        SessionFactory(workspace__project=agent.project),
+    ]
+    listed = SessionOutputSerializer(sessions, many=True)
+    assert listed.data == [drf_rendering(listed.child, session) for session in sessions]
+    assert listed.data[0]["agentId"] == str(agent.id)
+    assert listed.data[1]["agentId"] is None

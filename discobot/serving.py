@@ -11,6 +11,7 @@ loop instead of holding a thread for as long as it is open.
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
@@ -29,15 +30,30 @@ _run_wsgi_app = WsgiToAsgiInstance.__dict__["run_wsgi_app"].func
 
 
 class PooledWsgiInstance(WsgiToAsgiInstance):
+    """asgiref's WSGI adapter, run on a pool of threads. The response (never a stream: those
+    are served on the loop) is gathered in the thread and sent from the loop afterwards, one
+    hop instead of one per message."""
+
     executor: ThreadPoolExecutor
+    send: ASGISendCallable
 
     async def run_wsgi_app(self, body: Any) -> None:
-        # In a thread of sync_to_async, async_to_sync (the adapter's sends, the stream
-        # wake-ups of a write) runs on this event loop: the in-memory channel layer's queues
-        # belong to it.
-        await sync_to_async(_run_wsgi_app, thread_sensitive=False, executor=self.executor)(
-            self, body
+        messages: list[Any] = []
+        self.sync_send = messages.append  # type: ignore[assignment]
+        await sync_to_async(self.in_own_context, thread_sensitive=False, executor=self.executor)(
+            body
         )
+        for message in messages:
+            await self.send(message)
+
+    def in_own_context(self, body: Any) -> None:
+        # A context of its own: asgiref's helpers keep state in context variables whose values
+        # are shared, mutable objects, and a request's must not reach the loop's other requests
+        # (seen: a stream wake-up's executor left behind failed the next request on the
+        # connection with "CurrentThreadExecutor already quit"). In a thread of sync_to_async,
+        # async_to_sync (a write's stream wake-up) still runs on this process's event loop,
+        # whose in-memory channel layer the streams listen on.
+        contextvars.Context().run(_run_wsgi_app, self, body)
 
 
 @lru_cache(maxsize=4096)
@@ -78,6 +94,7 @@ class ThreadsOrLoop:
 
         instance = PooledWsgiInstance(self.wsgi)  # type: ignore[no-untyped-call]
         instance.executor = self.executor
+        instance.send = send
         try:
             await instance(scope, request_receive, send)
         except RequestAbandoned:

@@ -17,7 +17,7 @@ def drf_rendering(serializer: serializers.ModelSerializer, row: object) -> dict:
 
 
 def test_a_workspace_row_renders_as_drf_renders_it_with_every_kind_of_value():
-    full = WorkspaceFactory(
+    full = WorkspaceFactory.create(
         display_name="Mine",
         error_message="it broke",
         commit="a" * 40,
@@ -30,7 +30,7 @@ def test_a_workspace_row_renders_as_drf_renders_it_with_every_kind_of_value():
             "receivedBytes": 10,
         },
     )
-    empty = WorkspaceFactory()
+    empty = WorkspaceFactory.create()
     for workspace in (full, empty):
         serializer = WorkspaceOutputSerializer(workspace, context={"with_sessions": True})
         assert serializer.data == drf_rendering(serializer, workspace)
@@ -39,20 +39,20 @@ def test_a_workspace_row_renders_as_drf_renders_it_with_every_kind_of_value():
 
 
 def test_session_rows_render_as_drf_renders_them_in_a_list():
-    agent = Agent.objects.create(
-        project=WorkspaceFactory().project, name="A", agent_type="claude-code"
-    )
+    workspace = WorkspaceFactory.create()
+    agent = Agent.objects.create(project=workspace.project, name="A", agent_type="claude-code")
     sessions = [
-        SessionFactory(
-            workspace__project=agent.project,
+        SessionFactory.create(
+            workspace=workspace,
             agent=agent,
             display_name="Shown",
             base_commit="b" * 40,
             progress={"step": "sandbox", "description": "d", "stepNumber": 2, "stepCount": 2},
         ),
-        SessionFactory(workspace__project=agent.project),
+        SessionFactory.create(workspace=workspace),
     ]
     listed = SessionOutputSerializer(sessions, many=True)
-    assert listed.data == [drf_rendering(listed.child, session) for session in sessions]
+    one = SessionOutputSerializer()
+    assert list(listed.data) == [drf_rendering(one, session) for session in sessions]
     assert listed.data[0]["agentId"] == str(agent.id)
     assert listed.data[1]["agentId"] is None

@@ -7,6 +7,7 @@ theirs (`readiness_check("worker")`) so that this platform module never imports 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
@@ -44,12 +45,22 @@ def checks_run() -> dict[str, dict[str, str]]:
 
 
 def database_check() -> dict[str, str]:
+    if connection.vendor == "sqlite" and not sqlite_file_in_place():
+        return {"status": "error", "error": "Database unavailable"}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
         return {"status": "error", "error": "Database unavailable"}
     return CHECK_OK
+
+
+def sqlite_file_in_place() -> bool:
+    """Whether the SQLite file is still where the settings say. Moved or deleted under the
+    server, it stays readable through the connections the request threads hold, and what they
+    write to it is lost."""
+    name = str(connection.settings_dict["NAME"])
+    return name == ":memory:" or name.startswith("file:") or os.path.exists(name)
 
 
 def redis_check() -> dict[str, str]:

@@ -243,7 +243,8 @@ def test_health_stays_ok_while_readyz_reports_the_database(server, database):
         status, body = request(server, "/readyz")
         assert request(server, "/health") == (200, {"status": "ok"})
         # An API call meanwhile says why it failed, and that trying again later may work.
-        # (A SQLite file stays readable through the connections the request threads hold.)
+        # (A moved SQLite file stays readable through the connections the request threads
+        # hold; /readyz says it is gone all the same.)
         if database.is_postgres:
             assert request(server, "/api/projects") == (503, {"error": "Database unavailable"})
 

@@ -110,6 +110,18 @@ def idle_since(session: Session, seconds: float) -> None:
     )
 
 
+def orphan_sandbox(provider, tmp_path) -> SandboxSpec:
+    """A sandbox of a session Discobot does not know (left by a crash, or made by hand)."""
+    orphan = SandboxSpec(
+        session_uuid=str(uuid.uuid4()),
+        session_id="gone",
+        project_id="local",
+        working_copy=Path(tmp_path),
+    )
+    provider.create(orphan)
+    return orphan
+
+
 class TestSessionInit:
     def test_the_session_goes_through_creating_sandbox_to_ready(
         self, client, base, project, session, provider
@@ -317,13 +329,7 @@ class TestReconcile:
         assert sandbox_state(provider, session) == SandboxState.RUNNING
 
     def test_a_sandbox_whose_session_is_gone_is_removed(self, provider, tmp_path):
-        orphan = SandboxSpec(
-            session_uuid=str(uuid.uuid4()),
-            session_id="gone",
-            project_id="local",
-            working_copy=Path(tmp_path),
-        )
-        provider.create(orphan)
+        orphan = orphan_sandbox(provider, tmp_path)
         provider.start(orphan.session_uuid)
 
         sandboxes_reconcile()
@@ -365,13 +371,7 @@ class TestReconcile:
         self, client, base, session, provider, tmp_path
     ):
         provider.remove(str(session.uuid))  # behind Discobot's back
-        orphan = SandboxSpec(
-            session_uuid=str(uuid.uuid4()),
-            session_id="gone",
-            project_id="local",
-            working_copy=Path(tmp_path),
-        )
-        provider.create(orphan)
+        orphan = orphan_sandbox(provider, tmp_path)
         out = StringIO()
 
         call_command("reconcile_sandboxes", stdout=out)

@@ -178,6 +178,8 @@ class Echo(AsyncWebsocketConsumer):  # type: ignore[misc, unused-ignore]
         await self.send(text_data=text_data)
 
 
+# Channels closes old database connections around every message a consumer handles.
+@pytest.mark.django_db
 def test_an_accepted_websocket_is_counted_until_it_closes():
     counted: list[float] = []
 

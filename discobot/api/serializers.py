@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
+from functools import cache
 from typing import Any, TypeVar
 
 from django.db.models import Model
@@ -120,18 +121,23 @@ def attribute_reader(field: serializers.Field[Any, Any, Any, Any]) -> Any:
     """A plain attribute of the row (a model field's value) is read directly; anything else
     (a method, `source="*"`, a dotted path, a callable) as DRF reads it."""
     attrs = field.source_attrs
+    parent = field.parent
+    model: type[Model] | None = (
+        parent.Meta.model if isinstance(parent, serializers.ModelSerializer) else None
+    )
     if (
         len(attrs) == 1
         and not isinstance(field, serializers.SerializerMethodField)
-        and isinstance(field.parent, serializers.ModelSerializer)
-        and attrs[0] in concrete_fields(field.parent.Meta.model)
+        and model is not None
+        and attrs[0] in concrete_fields(model)
     ):
         return operator.attrgetter(attrs[0])
     return field.get_attribute
 
 
-def concrete_fields(model: Any) -> set[str]:
+@cache
+def concrete_fields(model: type[Model]) -> frozenset[str]:
     """Names whose attribute on a row is a stored value (a column, or a foreign key's id)."""
-    return {field.attname for field in model._meta.concrete_fields} | {
+    return frozenset({field.attname for field in model._meta.concrete_fields}) | {
         field.name for field in model._meta.concrete_fields if not field.is_relation
     }

@@ -14,10 +14,18 @@ from apps.accounts.models import (
     User,
     UserPreference,
 )
+from discobot import db
 from discobot.errors import NotFoundError
 
 # A token's last use is recorded at most this often, so reads stay reads.
 LAST_USED_RESOLUTION_SECONDS = 60
+
+# Every API request reads its token and user (discobot/db.py).
+ROW_BY_HASH = "SELECT * FROM accounts_apitoken WHERE token_hash = %s"
+USER_BY_HASH = (
+    "SELECT u.* FROM accounts_user u JOIN accounts_apitoken t ON t.user_id = u.id"
+    " WHERE t.token_hash = %s"
+)
 
 
 def anonymous_user() -> User:
@@ -39,10 +47,12 @@ def api_token_hash(raw_token: str) -> str:
 
 def api_token_authenticate(*, raw_token: str) -> tuple[ApiToken | None, str]:
     """The active token with this value, or None and the reason it was refused."""
-    token = (
-        ApiToken.objects.select_related("user").filter(token_hash=api_token_hash(raw_token)).first()
-    )
-    if token is None or not token.user.is_active:
+    token_hash = api_token_hash(raw_token)
+    token = db.row(ApiToken, ROW_BY_HASH, [token_hash])
+    if token is None:
+        return None, "Invalid token"
+    token.user = db.row(User, USER_BY_HASH, [token_hash])  # type: ignore[assignment]
+    if token.user is None or not token.user.is_active:
         return None, "Invalid token"
     now = timezone.now()
     if token.expires_at is not None and token.expires_at <= now:

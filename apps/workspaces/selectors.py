@@ -19,11 +19,19 @@ from apps.sandbox.provider import SandboxInfo, SandboxState, SandboxUnavailable
 from apps.sandbox.selectors import provider_get
 from apps.workspaces.models import Session, SessionAction, Workspace
 from apps.workspaces.paths import inside_roots, server_folders, suggestion_roots
+from discobot import db
 from discobot.errors import NotFoundError
 
+# The listing and the session the web app reads most often (discobot/db.py).
+WORKSPACES_OF_PROJECT = (
+    "SELECT * FROM workspaces_workspace WHERE project_id = %s ORDER BY created_at, id"
+)
+SESSION_OF_PROJECT = "SELECT * FROM workspaces_session WHERE project_id = %s AND id = %s"
+WORKSPACE = "SELECT * FROM workspaces_workspace WHERE id = %s"
 
-def workspace_list(*, project: Project) -> QuerySet[Workspace]:
-    return project.workspaces.order_by("created_at", "id")
+
+def workspace_list(*, project: Project) -> list[Workspace]:
+    return db.rows(Workspace, WORKSPACES_OF_PROJECT, [project.pk])
 
 
 def workspace_get(*, project: Project, workspace_id: str, with_sessions: bool = False) -> Workspace:
@@ -43,10 +51,14 @@ def session_list(*, workspace: Workspace) -> QuerySet[Session]:
 
 
 def session_get(*, project: Project, session_id: str) -> Session:
-    try:
-        return project.sessions.select_related("workspace").get(id=session_id)
-    except Session.DoesNotExist:
-        raise NotFoundError("Session not found") from None
+    session = db.row(Session, SESSION_OF_PROJECT, [project.pk, session_id])
+    if session is None:
+        raise NotFoundError("Session not found")
+    workspace = db.row(Workspace, WORKSPACE, [db.value(Workspace, session.workspace_id)])
+    if workspace is None:  # deleted meanwhile, with its sessions
+        raise NotFoundError("Session not found")
+    session.workspace = workspace
+    return session
 
 
 def agent_models(*, project: Project, agent: Agent | None) -> list[ModelInfo]:

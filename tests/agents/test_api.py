@@ -362,7 +362,7 @@ def test_list_query_count_is_fixed(client, base, project, django_assert_num_quer
     for _ in range(3):
         AgentFactory.create(project=project)
 
-    with django_assert_num_queries(5):  # session, user, membership, agents, mcp servers
+    with django_assert_num_queries(6):  # session, user, membership, project, agents, servers
         response = client.get(base)
 
     assert len(response.json()["agents"]) == 3

@@ -353,6 +353,7 @@ class TestPages:
         client = client_for(owner)
         client.get(f"/api/projects/{project.id}/audit")  # the session is loaded and cached
 
-        # The session, its user, the membership, the page of entries with their actors.
-        with django_assert_num_queries(4):
+        # The session, its user, the membership, its project, the page of entries with their
+        # actors.
+        with django_assert_num_queries(5):
             client.get(f"/api/projects/{project.id}/audit")

@@ -240,8 +240,8 @@ class TestMembers:
             MemberFactory.create(project=project)
         client = client_for(member)
 
-        # session, user, membership, members with their users
-        with django_assert_num_queries(4):
+        # session, user, membership, project, members with their users
+        with django_assert_num_queries(5):
             response = client.get(project_url(project, "/members"))
         assert len(response.json()) == 7
 

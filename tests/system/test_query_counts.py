@@ -31,7 +31,7 @@ from tests.projects.factories import EventFactory, MemberFactory, ProjectFactory
 from tests.workspaces.factories import SessionFactory, WorkspaceFactory
 
 CALLER = 2  # the Django session, its user
-ACCESS = 1  # the caller's membership, with its project
+ACCESS = 2  # the caller's membership, its project
 ROWS = [1, 20]
 
 ClientFor = Callable[[User], APIClient]

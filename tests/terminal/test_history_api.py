@@ -100,5 +100,7 @@ def test_the_query_count_does_not_grow_with_the_lines(
     transcript(session, *(f"line {n}" for n in range(lines)))
     client = client_for(member)
 
-    with django_assert_num_queries(5):  # browser session, user, membership, session, lines
+    # The browser session, its user, the membership, its project, the session, its workspace,
+    # the lines.
+    with django_assert_num_queries(7):
         assert len(contents(client.get(f"{history_url}?q=line"))) == lines

@@ -217,7 +217,7 @@ class TestWorkspaceReadUpdateDelete:
         for _ in range(3):
             SessionFactory.create(workspace=WorkspaceFactory.create(project=project))
 
-        with django_assert_num_queries(4):  # session, user, membership, workspaces
+        with django_assert_num_queries(5):  # session, user, membership, project, workspaces
             response = client.get(f"{base}/workspaces")
 
         bodies = response.json()["workspaces"]

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from apps.agents.models import Agent
 from apps.workspaces.api.serializers import SessionOutputSerializer, WorkspaceOutputSerializer
+from discobot.api.serializers import row_plan
 from tests.workspaces.factories import SessionFactory, WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +57,45 @@ def test_session_rows_render_as_drf_renders_them_in_a_list():
     assert list(listed.data) == [drf_rendering(one, session) for session in sessions]
     assert listed.data[0]["agentId"] == str(agent.id)
     assert listed.data[1]["agentId"] is None
+
+
+def test_each_output_class_works_out_its_rendering_once_and_a_context_field_keeps_its_own():
+    # Both serializers render from a plan made once per class; the sessions of a workspace
+    # (a method reading the serializer's context) still follow each serializer's own context.
+    assert row_plan(WorkspaceOutputSerializer) is not None
+    assert row_plan(SessionOutputSerializer) is not None
+    workspace = WorkspaceFactory.create()
+    SessionFactory.create(workspace=workspace)
+
+    with_sessions = WorkspaceOutputSerializer(workspace, context={"with_sessions": True}).data
+    without = WorkspaceOutputSerializer(workspace).data
+
+    assert len(with_sessions["sessions"]) == 1
+    assert without["sessions"] == []
+
+
+class ContextField(serializers.Field):
+    """A field of the kind no class-wide plan may hold: it renders from its serializer's
+    context."""
+
+    def __init__(self) -> None:
+        super().__init__(source="*", read_only=True)
+
+    def to_representation(self, value: object) -> str:
+        return self.context["viewer"]
+
+
+def test_a_class_with_a_field_that_reads_its_context_renders_per_serializer():
+    class WithViewer(WorkspaceOutputSerializer):
+        viewer = ContextField()
+
+        class Meta(WorkspaceOutputSerializer.Meta):
+            fields = (*WorkspaceOutputSerializer.Meta.fields, "viewer")  # type: ignore[assignment]
+
+    workspace = WorkspaceFactory.create()
+
+    assert row_plan(WithViewer) is None
+    for viewer in ("ana", "bo"):
+        serializer = WithViewer(workspace, context={"viewer": viewer})
+        assert serializer.data == drf_rendering(serializer, workspace)
+        assert serializer.data["viewer"] == viewer

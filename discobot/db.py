@@ -36,6 +36,19 @@ def row(model: type[M], sql: str, params: Sequence[Any]) -> M | None:
     return found[0] if found else None
 
 
+def scalar(sql: str, params: Sequence[Any]) -> Any:
+    """The first column of the first row `sql` returns, or None without a row."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    return None if found is None else found[0]
+
+
+def exists(sql: str, params: Sequence[Any]) -> bool:
+    """Whether `sql` selects a row."""
+    return bool(scalar(f"SELECT EXISTS ({sql})", params))
+
+
 def value(model: type[Model], value: Any) -> Any:
     """`value` of `model`'s primary key as the database stores it (a UUID is hex text on
     SQLite, a uuid on PostgreSQL)."""

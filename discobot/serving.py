@@ -11,6 +11,7 @@ loop instead of holding a thread for as long as it is open.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -23,7 +24,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.urls import Resolver404, resolve
 
-from apps.core.streams import EventStreamRenderer
+from apps.core.streams import EventStreamRenderer, ServerLoop
 
 # The WSGI adapter's own method, run here on the pool rather than on asgiref's single thread.
 _run_wsgi_app = WsgiToAsgiInstance.__dict__["run_wsgi_app"].func
@@ -82,6 +83,7 @@ class ThreadsOrLoop:
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
+        ServerLoop.running = asyncio.get_running_loop()
         if streams(scope["path"]):  # type: ignore[typeddict-item]
             await self.asgi(scope, receive, send)  # type: ignore[arg-type]
             return

@@ -214,7 +214,9 @@ def database_config() -> dict[str, Any]:
     config: dict[str, Any] = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL and IMMEDIATE transactions let the server and the job worker share one file
-        # without "database is locked" errors on concurrent writes.
+        # without "database is locked" errors on concurrent writes; writers take turns
+        # (discobot/sqlite3/base.py).
+        config["ENGINE"] = "discobot.sqlite3"
         config.setdefault("OPTIONS", {}).update(
             {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",

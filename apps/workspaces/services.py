@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlsplit
 import pygit2
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from pygit2.enums import RepositoryOpenFlag
 
 from apps.accounts.models import User
@@ -44,6 +43,7 @@ from apps.workspaces.transitions import (
     By,
     transition_check,
 )
+from discobot import db
 from discobot.errors import ApplicationError, ConflictError, NotFoundError
 
 # Git URL forms: `scheme://...`, scp-like `user@host:path`, or a path on this server.
@@ -188,6 +188,19 @@ def folder_claims_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FOLDER_CLAIMS_LOCK])
 
 
+# Run for every local folder added (discobot/db.py): the ORM's query took 0.8 ms to build. A
+# workspace of another project whose folder is this one, one around it or one inside it (the
+# prefix compared exactly, as paths are), in a project the caller is not a member of.
+FOLDER_CLAIMS = """
+    SELECT 1 FROM workspaces_workspace w
+    WHERE w.project_id <> %s
+      AND (w.real_path IN ({around}) OR substr(w.real_path, 1, %s) = %s)
+      AND NOT EXISTS (
+        SELECT 1 FROM projects_projectmember m WHERE m.project_id = w.project_id AND m.user_id = %s
+      )
+"""
+
+
 def folder_claim_check(*, folder: Path, project: Project, user: User) -> None:
     """A folder another project's workspace uses (the same folder, one inside it or one around
     it) stays that project's: only its members may bring it into another project. The answer
@@ -195,12 +208,11 @@ def folder_claim_check(*, folder: Path, project: Project, user: User) -> None:
     folder_claims_lock()
     around = [str(folder), *(str(parent) for parent in folder.parents)]
     inside = str(folder).rstrip("/") + "/"
-    claimed = (
-        Workspace.objects.exclude(project=project)
-        .filter(Q(real_path__in=around) | Q(real_path__startswith=inside))
-        .exclude(project__memberships__user=user)
+    claimed = db.exists(
+        FOLDER_CLAIMS.format(around=", ".join(["%s"] * len(around))),
+        [project.pk, *around, len(inside), inside, db.value(User, user.pk)],
     )
-    if claimed.exists():
+    if claimed:
         raise ConflictError(FOLDER_CLAIMED)
 
 

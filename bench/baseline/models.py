@@ -6,6 +6,7 @@ from django.db import models
 class Project(models.Model):
     id = models.CharField(max_length=64, primary_key=True)
     name = models.CharField(max_length=200)
+    last_event_seq = models.BigIntegerField(default=0)
 
 
 class Workspace(models.Model):
@@ -39,3 +40,36 @@ class Session(models.Model):
     error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+# What adding a workspace writes besides the workspace, in any app that does the equivalent of
+# Discobot's: who did it (an audit entry), an event for the project's live clients (numbered
+# per project), and the job that prepares the folder.
+class AuditEntry(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    actor = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=50)
+    target_id = models.CharField(max_length=100)
+    changes = models.JSONField(default=dict)
+    address = models.GenericIPAddressField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Event(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=50)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        unique_together = (("project", "seq"),)
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    type = models.CharField(max_length=50)
+    resource_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, default="pending")
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -92,15 +92,15 @@ def test_secrets_may_come_from_files(tmp_path):
 def test_database_defaults_to_sqlite_in_the_data_dir(tmp_path):
     result = shell(PRINT_DATABASE, DATA_DIR=str(tmp_path))
 
-    assert result.stdout.split() == ["django.db.backends.sqlite3", str(tmp_path / "discobot.db")]
+    assert result.stdout.split() == ["discobot.sqlite3", str(tmp_path / "discobot.db")]
 
 
 @pytest.mark.parametrize(
     ("dsn", "expected"),
     [
-        ("sqlite3://{tmp}/x.db", ["django.db.backends.sqlite3", "{tmp}/x.db"]),
-        ("sqlite://{tmp}/y.db", ["django.db.backends.sqlite3", "{tmp}/y.db"]),
-        ("{tmp}/z.sqlite", ["django.db.backends.sqlite3", "{tmp}/z.sqlite"]),
+        ("sqlite3://{tmp}/x.db", ["discobot.sqlite3", "{tmp}/x.db"]),
+        ("sqlite://{tmp}/y.db", ["discobot.sqlite3", "{tmp}/y.db"]),
+        ("{tmp}/z.sqlite", ["discobot.sqlite3", "{tmp}/z.sqlite"]),
         ("postgres://u@127.0.0.1:5432/discobot", ["django.db.backends.postgresql", "discobot"]),
         ("postgresql://u@127.0.0.1/other", ["django.db.backends.postgresql", "other"]),
     ],

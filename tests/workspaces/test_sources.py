@@ -160,6 +160,14 @@ class TestFoldersBelongToTheirProject:
         assert refused(add(client, base, tmp_path / "around"), 409) == CLAIMED
         assert not project.workspaces.exists()
 
+    @pytest.mark.parametrize("name", ["theirs-too", "theirs_", "THEIRS"])
+    def test_a_folder_whose_name_only_starts_like_it_is_not_theirs(
+        self, client, base, theirs, tmp_path, name
+    ):
+        body = added(client, base, git_repository(tmp_path / name))
+
+        assert body["status"] == "ready"
+
     def test_a_member_of_that_project_may_use_it_here_too(
         self, client, base, theirs, member, other_project
     ):

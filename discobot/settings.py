@@ -250,10 +250,11 @@ DATABASES = {"default": database_config()}
 
 # Threads of a server process that run ordinary requests (discobot/serving.py); event streams
 # and WebSockets wait on its event loop instead. A request beyond this many waits for a thread.
-# Enough for a few slow requests (a command, a sandbox starting) beside quick ones; more only
-# adds contention for the interpreter (measured, 16 connections on 2 processes: 1, 2 or 4
-# threads 430-470 requests/s with p99 140-165 ms, 8 threads 360-400 and 195 ms, 32 fewer still).
-HTTP_THREADS = env.int("HTTP_THREADS", default=4)
+# Two, so that one slow request (a command, a sandbox starting) does not hold up the process's
+# other requests; more only add contention for the interpreter and, on SQLite, for the write
+# lock (measured, 16 connections on 2 processes: 1 and 2 threads within noise of each other,
+# 4 threads 15 % fewer listings a second and a p99 of adds 5x longer).
+HTTP_THREADS = env.int("HTTP_THREADS", default=2)
 
 # --- Cache (rate-limit counters, event-stream slots): shared through Redis across processes -
 

@@ -249,7 +249,6 @@ def provider_check(provider: str) -> str:
 # --- Workspaces --------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def workspace_create(
     *,
     project: Project,
@@ -260,22 +259,28 @@ def workspace_create(
     provider: str = "",
     init_git: bool = False,
 ) -> Workspace:
+    # The folder is looked at on disk before the transaction: on SQLite, writers wait for
+    # each other from its first statement.
     source = workspace_source_check(path=path, source_type=source_type)
-    if source.folder is not None:
-        folder_claim_check(folder=source.folder, project=project, user=user)
-    workspace = Workspace.objects.create(
-        init_git=init_git,
-        project=project,
-        path=source.path,
-        real_path=source.real_path,
-        source_type=source_type,
-        display_name=display_name or "",
-        provider=provider_check(provider),
-    )
-    workspace_audit(
-        workspace, "workspace.created", changes=audit_changes({}, workspace_audit_fields(workspace))
-    )
-    workspace_entered(workspace)
+    provider = provider_check(provider)
+    with transaction.atomic():
+        if source.folder is not None:
+            folder_claim_check(folder=source.folder, project=project, user=user)
+        workspace = Workspace.objects.create(
+            init_git=init_git,
+            project=project,
+            path=source.path,
+            real_path=source.real_path,
+            source_type=source_type,
+            display_name=display_name or "",
+            provider=provider,
+        )
+        workspace_audit(
+            workspace,
+            "workspace.created",
+            changes=audit_changes({}, workspace_audit_fields(workspace)),
+        )
+        workspace_entered(workspace)
     return workspace
 
 

@@ -47,7 +47,10 @@ class Session(models.Model):
 # per project), and the job that prepares the folder.
 class AuditEntry(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
-    actor = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL)
+    # No constraint: syncdb creates this app's tables before auth's (PostgreSQL checks it).
+    actor = models.ForeignKey(
+        "auth.User", null=True, on_delete=models.SET_NULL, db_constraint=False
+    )
     action = models.CharField(max_length=50)
     target_id = models.CharField(max_length=100)
     changes = models.JSONField(default=dict)

@@ -33,7 +33,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.table import Row, format_table, load  # noqa: E402
+from bench.table import Row, format_table, load, summary  # noqa: E402
 
 POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"
 POSTGRES_URL = f"{POSTGRES_SERVER}/discobot_bench"
@@ -216,7 +216,6 @@ def document_write(path: Path, rows: list[Row], notes: list[str], argv: list[str
     intro = INTRO
     if path.exists():
         intro = path.read_text().split(MARKER, 1)[0]
-    passed = sum(row.passed for row in rows)
     lines = [
         intro.rstrip("\n"),
         "",
@@ -226,7 +225,7 @@ def document_write(path: Path, rows: list[Row], notes: list[str], argv: list[str
         f"- Date: {datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC",
         f"- Commit: {commit()}",
         f"- Command: `{' '.join(['.venv/bin/python', 'bench/all.py', *argv])}`",
-        f"- {passed} of {len(rows)} rows pass.",
+        f"- {summary(rows)}",
         "",
         format_table(rows),
         "",
@@ -257,11 +256,11 @@ def main() -> None:
     print("\n" + format_table(rows))
     for note in notes:
         print(f"Note: {note}")
-    print(f"{sum(row.passed for row in rows)} of {len(rows)} rows pass.", flush=True)
+    print(summary(rows), flush=True)
     if arguments.write:
         document_write(arguments.write, rows, notes, sys.argv[1:])
         print(f"written to {arguments.write}")
-    sys.exit(0 if all(row.passed for row in rows) else 1)
+    sys.exit(1 if any(row.passed is False for row in rows) else 0)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ class Row:
     # What the same work costs without Discobot, measured in the same run (None: an absolute goal).
     baseline: float | None
     goal: str
-    passed: bool
+    # None: a figure shown beside a goal's (a p99 where only the rate is asked), with none of
+    # its own.
+    passed: bool | None
 
     @property
     def ratio(self) -> float | None:
@@ -34,7 +36,7 @@ def format_table(rows: Iterable[Row]) -> str:
     for row in rows:
         baseline = "" if row.baseline is None else f"{row.baseline:,.1f}"
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
-        verdict = "pass" if row.passed else "**FAIL**"
+        verdict = {True: "pass", False: "**FAIL**", None: "shown"}[row.passed]
         lines.append(
             f"| {row.figure} | {row.ours:,.1f} | {baseline} | {ratio} | {row.goal} | {verdict} |"
         )
@@ -48,6 +50,11 @@ def emit(rows: list[Row]) -> None:
         with open(path, "a", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(asdict(row)) + "\n")
+
+
+def summary(rows: list[Row]) -> str:
+    goals = [row for row in rows if row.passed is not None]
+    return f"{sum(bool(row.passed) for row in goals)} of {len(goals)} rows with a goal pass."
 
 
 def load(path: str) -> list[Row]:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bench.all import MARKER
+from bench.table import Row, format_table, summary
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TABLE_HEADER = "| figure | ours | baseline | ratio | goal | pass |"
@@ -35,7 +36,7 @@ def test_quick_run_of_one_bench_prints_its_rows_and_rewrites_the_table_under_the
     figures = [line for line in combined.splitlines() if line.startswith("| limit check")]
     assert len(figures) == 1, run.stdout + run.stderr
     assert "bench ran to the end" not in run.stdout
-    assert re.search(r"^[01] of 1 rows pass\.$", run.stdout, re.MULTILINE), run.stdout
+    assert re.search(r"^[01] of 1 rows with a goal pass\.$", run.stdout, re.MULTILINE), run.stdout
 
     document = written.read_text()
     assert document.startswith(f"# Benchmarks\n\nWritten by hand.\n\n{MARKER}\n")
@@ -51,3 +52,18 @@ def test_an_unknown_bench_is_refused():
 
     assert run.returncode == 2
     assert "unknown bench: no_such_bench" in run.stderr
+
+
+def test_a_figure_shown_beside_a_goal_is_neither_passed_nor_failed():
+    rows = [
+        Row("rate", 2.0, 1.0, ">= 1.5x", True),
+        Row("p99 ms", 30.0, 20.0, "", None),
+        Row("other rate", 1.0, 1.0, ">= 1.5x", False),
+    ]
+
+    assert [line.rsplit("|", 2)[1].strip() for line in format_table(rows).splitlines()[2:]] == [
+        "pass",
+        "shown",
+        "**FAIL**",
+    ]
+    assert summary(rows) == "1 of 2 rows with a goal pass."

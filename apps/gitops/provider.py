@@ -29,6 +29,7 @@ from pygit2.enums import (
     ConfigLevel,
     DeltaStatus,
     DiffFind,
+    DiffOption,
     FetchPrune,
     FileMode,
     FileStatus,
@@ -41,6 +42,12 @@ from discobot.errors import ApplicationError, ConflictError
 
 SESSION_BRANCH_PREFIX = "discobot/"
 RACY_INDEX_MIN_FILES = 1000
+# Untracked files are changes too, each one listed with its content (ignored ones are not).
+WORK_TREE_UNTRACKED = (
+    DiffOption.INCLUDE_UNTRACKED
+    | DiffOption.RECURSE_UNTRACKED_DIRS
+    | DiffOption.SHOW_UNTRACKED_CONTENT
+)
 DELTA_STATUS = {
     DeltaStatus.ADDED: "added",
     DeltaStatus.UNTRACKED: "added",
@@ -380,12 +387,59 @@ def stage_everything(repo: pygit2.Repository, index: pygit2.Index) -> None:
     workdir = Path(repo.workdir)
     for path, flags in repo.status(ignored=False).items():
         changed = FileStatus.WT_NEW | FileStatus.WT_MODIFIED | FileStatus.WT_TYPECHANGE
-        # A file may vanish between the two looks (a reader does not hold the lock).
-        if flags & FileStatus.WT_DELETED or not (workdir / path).exists():
+        # A file may vanish between the two looks (the sandbox writes the same tree); a link
+        # that leads nowhere is still a file to commit, as the session's diff shows it.
+        if flags & FileStatus.WT_DELETED or not os.path.lexists(workdir / path):
             if path in index:
                 index.remove(path)
         elif flags & changed:
             index.add(path)
+
+
+def links_checked_out(repo: pygit2.Repository) -> bool:
+    """Whether the work tree holds symlinks as such (`core.symlinks`, which `links_neutralise`
+    turns off)."""
+    return "core.symlinks" not in repo.config or repo.config.get_bool("core.symlinks")
+
+
+def work_tree_diff(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Diff:
+    """`base` against the work tree as `git add --all` would stage it, without staging anything:
+    `base` against the index, merged (as `git diff <commit>` does) with the index against the
+    work tree, untracked files included. The index's stat cache spares hashing unchanged files,
+    and what changed is read from the work tree, never written into the repository."""
+    index = repo.index  # a copy in memory, never written
+    if not links_checked_out(repo):
+        # libgit2 would read a link in the work tree as the file it leads to (anywhere): the
+        # changes are staged in the copy instead, which takes links for links.
+        stage_everything(repo, index)
+        return base.diff_to_index(index)
+    staged = base.diff_to_index(index, WORK_TREE_UNTRACKED)
+    # A file the index dropped but the work tree still has (`git rm --cached`) would otherwise
+    # read as deleted: it goes back into the index first, as `stage_everything` would add it.
+    kept = [
+        delta.old_file.path
+        for delta in staged.deltas
+        if delta.status == DeltaStatus.DELETED
+        and os.path.lexists(os.path.join(repo.workdir, delta.old_file.path))
+        and not repo.path_is_ignored(delta.old_file.path)
+    ]
+    if kept:
+        for path in kept:
+            index.add(path)
+        staged = base.diff_to_index(index, WORK_TREE_UNTRACKED)
+    staged.merge(index.diff_to_workdir(WORK_TREE_UNTRACKED))
+    return staged
+
+
+def unchanged(delta: pygit2.DiffDelta) -> bool:
+    """A file whose content is back to the base's although the index holds another version
+    (committed or staged, then undone in the work tree): the merged diff still lists it as
+    modified; once its content was read, its patch says unmodified and its ends are equal."""
+    return delta.status == DeltaStatus.UNMODIFIED or (
+        delta.status == DeltaStatus.MODIFIED
+        and delta.old_file.mode == delta.new_file.mode
+        and delta.old_file.id == delta.new_file.id
+    )
 
 
 def change_of_delta(delta: pygit2.DiffDelta) -> FileChange:
@@ -552,25 +606,23 @@ class LocalGitProvider:
         repo = open_repository(repo_path)
         base_tree = resolve_commit(repo, base).tree
         if target is None:
-            # Stage everything in a throw-away copy of the index (never written): its stat
-            # cache spares hashing unchanged files, which comparing with the work tree would not.
-            index = repo.index
-            stage_everything(repo, index)
-            diff = base_tree.diff_to_index(index)
-            diff.find_similar(DiffFind.FIND_RENAMES)
+            diff = work_tree_diff(repo, base_tree)
+            diff.find_similar(DiffFind.FIND_RENAMES | DiffFind.FIND_FOR_UNTRACKED)
         else:
             diff = base_tree.diff_to_tree(resolve_commit(repo, target).tree)
             diff.find_similar(DiffFind.FIND_RENAMES)
-        totals = diff.stats
+        totals = diff.stats  # reads every changed file: `unchanged` can tell afterwards
+        if patches:
+            files = [change_of(p) for p in diff if p is not None and not unchanged(p.delta)]
+        else:
+            # Paths and statuses come from the deltas alone; no patch text is produced.
+            files = [change_of_delta(delta) for delta in diff.deltas if not unchanged(delta)]
         stats = {
-            "filesChanged": totals.files_changed,
+            "filesChanged": totals.files_changed - (len(diff) - len(files)),
             "additions": totals.insertions,
             "deletions": totals.deletions,
         }
-        if not patches:
-            # Paths and statuses come from the deltas alone; no patch text is produced.
-            return Diff(files=[change_of_delta(delta) for delta in diff.deltas], stats=stats)
-        return Diff(files=[change_of(patch) for patch in diff if patch is not None], stats=stats)
+        return Diff(files=files, stats=stats)
 
     def tree_files(self, repo_path: Path, *, ref: str) -> list[str]:
         repo = open_repository(repo_path)
@@ -648,6 +700,10 @@ class LocalGitProvider:
         local = repo.branches.local.create(branch, start, force=True)
         repo.checkout(local)
         links_neutralise(repo, links_of_index(repo))
+        # A docker sandbox grants its user the files with an ACL (`setfacl -R`), which changes
+        # every file's inode time: were it trusted, every later diff would re-read the whole
+        # tree. Content changes still show in the modification time, size and inode.
+        repo.config["core.trustctime"] = False
         # Files checked out in the same second the index is written are "racily clean": every
         # later diff would re-hash all of them. Writing the index once the second has passed
         # records them as clean for good; small trees re-hash faster than the wait.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from apps.core.models import Job
-from tests.gitops.conftest import git
+from tests.gitops.conftest import git, working_copy
 from tests.jobs import run_jobs
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +151,12 @@ def test_deleted_and_renamed_files_are_committed_too(client, session, repo):
     assert not (repo / "README.md").exists()
     assert (repo / "docs" / "README.md").read_text() == "hello\n"
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_link_that_leads_nowhere_is_committed_as_the_diff_shows_it(client, session, repo):
+    os.symlink("missing.txt", working_copy(client, session) / "dangling")
+
+    body = commit(client, session)
+
+    assert body["commitStatus"] == "completed"
+    assert os.readlink(repo / "dangling") == "missing.txt"

@@ -162,6 +162,17 @@ class TestPlantedLinks:
         assert client.get(f"{session}/diff").status_code == 200
         assert untouched(outside)
 
+    def test_the_diff_shows_a_planted_links_target_never_what_it_leads_to(
+        self, client, session, copy, outside
+    ):
+        os.symlink(outside / "victim.txt", copy / "leak")
+
+        change = client.get(f"{session}/diff", {"path": "leak"}).json()
+
+        assert change["status"] == "added"
+        assert f"+{outside / 'victim.txt'}" in change["patch"]
+        assert "keep me" not in change["patch"]
+
     @pytest.mark.parametrize(
         "path",
         [".GIT/config", ".Git/HEAD", "src/.git/config", "a/a/.git/config", "a/.gIT", "a/a/g"],

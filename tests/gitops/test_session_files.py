@@ -12,6 +12,8 @@ from tests.gitops.conftest import git, working_copy
 
 pytestmark = pytest.mark.django_db
 
+NO_CHANGE = {"filesChanged": 0, "additions": 0, "deletions": 0}
+
 
 def test_the_working_copy_is_on_the_session_branch_at_the_workspace_commit(
     client, session, repo, settings
@@ -24,6 +26,11 @@ def test_the_working_copy_is_on_the_session_branch_at_the_workspace_commit(
     assert (
         body["workspaceCommit"] == git(repo, "rev-parse", "HEAD") == git(copy, "rev-parse", "HEAD")
     )
+
+
+def test_the_working_copy_does_not_trust_inode_change_times(client, session):
+    """A docker sandbox's ACL grant changes every file's: git's stat cache must outlive it."""
+    assert git(working_copy(client, session), "config", "core.trustctime") == "false"
 
 
 def test_list_a_folder_with_and_without_hidden_files(client, session):
@@ -177,6 +184,54 @@ class TestDiff:
         assert (one["path"], one["status"], one["additions"]) == ("src/app.py", "modified", 1)
         assert untouched["status"] == "unchanged"
 
+    def test_new_files_show_what_the_work_tree_holds_staged_or_not(self, client, session):
+        copy = working_copy(client, session)
+        (copy / "docs" / "guide").mkdir(parents=True)
+        (copy / "docs" / "guide" / "intro.md").write_text("one\ntwo\n")
+        (copy / "notes.txt").write_text("draft\n")
+        git(copy, "add", "notes.txt")
+        (copy / "notes.txt").write_text("final\n")
+
+        body = client.get(f"{session}/diff").json()
+
+        assert [(f["path"], f["status"], f["additions"]) for f in body["files"]] == [
+            ("docs/guide/intro.md", "added", 2),
+            ("notes.txt", "added", 1),
+        ]
+        assert body["files"][1]["patch"].endswith("@@ -0,0 +1 @@\n+final\n")
+        assert body["stats"] == {"filesChanged": 2, "additions": 3, "deletions": 0}
+
+    def test_an_edit_committed_in_the_session_then_undone_is_no_change(self, client, session):
+        copy = working_copy(client, session)
+        app = copy / "src" / "app.py"
+        original = app.read_text()
+        app.write_text(original.replace("line 5\n", "line five\n"))
+        git(copy, "commit", "-qam", "the agent's commit")
+        app.write_text(original)
+
+        full = client.get(f"{session}/diff").json()
+        summary = client.get(f"{session}/diff", {"format": "files"}).json()
+        one = client.get(f"{session}/diff", {"path": "src/app.py"}).json()
+
+        assert full == summary == {"files": [], "stats": NO_CHANGE}
+        assert one["status"] == "unchanged"
+
+    def test_a_file_dropped_from_the_index_but_kept_in_the_work_tree_is_no_change(
+        self, client, session
+    ):
+        git(working_copy(client, session), "rm", "-q", "--cached", "README.md")
+
+        assert client.get(f"{session}/diff").json() == {"files": [], "stats": NO_CHANGE}
+
+    def test_a_link_that_leads_nowhere_is_a_new_file(self, client, session):
+        os.symlink("missing.txt", working_copy(client, session) / "dangling")
+
+        change = client.get(f"{session}/diff", {"path": "dangling"}).json()
+
+        assert (change["status"], change["additions"]) == ("added", 1)
+        assert "new file mode 120000" in change["patch"]
+        assert "+missing.txt" in change["patch"]
+
     def test_no_changes_no_files(self, client, session):
         assert client.get(f"{session}/diff").json() == {
             "files": [],
@@ -219,6 +274,17 @@ class TestPathSafety:
         assert read.status_code == write.status_code == 400
         assert "top secret" not in read.content.decode()
         assert not (tmp_path / "evil.txt").exists()
+
+    def test_the_diff_shows_a_links_target_never_what_it_leads_to(self, client, session, tmp_path):
+        secret = tmp_path / "secret.txt"
+        secret.write_text("top secret")
+        os.symlink(secret, working_copy(client, session) / "link.txt")
+
+        body = client.get(f"{session}/diff").json()
+
+        assert [f["path"] for f in body["files"]] == ["link.txt"]
+        assert f"+{secret}" in body["files"][0]["patch"]
+        assert "top secret" not in str(body)
 
     def test_files_over_the_size_limit_are_refused(self, client, session, settings):
         settings.FILE_MAX_BYTES = 10

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -237,6 +239,71 @@ class TestDiff:
             "files": [],
             "stats": {"filesChanged": 0, "additions": 0, "deletions": 0},
         }
+
+
+class TestDiffAskedAgain:
+    """A thread keeps the repositories it diffed open; what changed on disk in between shows."""
+
+    def test_changes_to_the_work_tree_and_the_index_show_in_the_next_diff(self, client, session):
+        copy = working_copy(client, session)
+        assert client.get(f"{session}/diff").json()["files"] == []
+
+        app = copy / "src" / "app.py"
+        app.write_text(app.read_text().replace("line 5\n", "line five\n"))
+        git(copy, "add", "src/app.py")
+        git(copy, "rm", "-q", "--cached", "README.md")
+        (copy / "new.txt").write_text("a\n")
+        after_edits = client.get(f"{session}/diff").json()
+        git(copy, "commit", "-qam", "the agent's commit")
+        (copy / "new.txt").unlink()
+        after_commit = client.get(f"{session}/diff").json()
+
+        assert [(f["path"], f["status"]) for f in after_edits["files"]] == [
+            ("new.txt", "added"),
+            ("src/app.py", "modified"),
+        ]
+        assert [(f["path"], f["status"]) for f in after_commit["files"]] == [
+            ("src/app.py", "modified")
+        ]
+        assert after_commit["stats"] == {"filesChanged": 1, "additions": 1, "deletions": 1}
+
+    def test_a_file_gone_since_the_last_diff_is_gone_with_links_as_files(self, client, session):
+        copy = working_copy(client, session)
+        git(copy, "config", "core.symlinks", "false")  # as for a tree with escaping links
+        (copy / "new.txt").write_text("a\n")
+        first = client.get(f"{session}/diff").json()
+        (copy / "new.txt").unlink()
+
+        second = client.get(f"{session}/diff").json()
+
+        assert [f["path"] for f in first["files"]] == ["new.txt"]
+        assert second == {"files": [], "stats": NO_CHANGE}
+
+    def test_a_repository_made_again_in_the_same_place_is_read_anew(self, client, session):
+        copy = working_copy(client, session)
+        (copy / "new.txt").write_text("a\n")
+        assert [f["path"] for f in client.get(f"{session}/diff").json()["files"]] == ["new.txt"]
+        base = git(copy, "rev-parse", "HEAD")  # the base: nothing was committed
+        shutil.rmtree(copy / ".git")
+        git(copy, "init", "-q")
+        git(copy, "add", ".")
+        git(copy, "commit", "-qm", "everything, new.txt included")
+        assert subprocess.run(["git", "-C", copy, "cat-file", "-e", base]).returncode != 0
+
+        response = client.get(f"{session}/diff")
+
+        assert response.status_code == 404, response.content
+        assert "Unknown revision" in response.json()["error"]
+
+    def test_a_configuration_made_unsafe_after_a_diff_is_refused(self, client, session):
+        copy = working_copy(client, session)
+        assert client.get(f"{session}/diff").status_code == 200
+        git(copy, "config", "core.fsmonitor", "/bin/false")
+
+        response = client.get(f"{session}/diff")
+
+        assert response.status_code == 409
+        assert "core.fsmonitor" in response.json()["error"]
 
 
 class TestPathSafety:

@@ -26,6 +26,16 @@ def test_status_branches_and_log(client, git_url, repo):
     assert [c["message"].strip() for c in log] == ["app"]
 
 
+def test_a_diff_leaves_the_status_as_the_index_on_disk_says(client, git_url, repo):
+    git(repo, "rm", "-q", "--cached", "README.md")  # the diff puts it back, in memory only
+
+    diff = client.get(f"{git_url}/diff").json()
+    status = client.get(f"{git_url}/status").json()
+
+    assert diff["files"] == []
+    assert status["files"] == {"README.md": "untracked,staged-deleted"}
+
+
 def test_files_and_file_at_a_ref(client, git_url, repo):
     first = git(repo, "rev-parse", "HEAD~1")
 

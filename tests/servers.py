@@ -3,12 +3,16 @@ its own database."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
+import shutil
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -88,19 +92,30 @@ def server_database_url(tmp_path: Path) -> Iterator[str]:
     if not suite_url.startswith(("postgres://", "postgresql://")):
         yield f"sqlite:///{tmp_path / 'server.db'}"
         return
-    config = environ.Env.db_url_config(suite_url)
-    # Unique per server: a test may run several at once (and a pooled server keeps its
-    # connections open, so a shared name could not be dropped and created again).
-    name = f"test_{config['NAME']}_server_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin_dsn = suite_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+    name = server_database_name(suite_url)
+    with psycopg.connect(postgres_admin_dsn(suite_url), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         connection.execute(f'CREATE DATABASE "{name}"')
+    url = suite_url.rsplit("/", 1)[0] + f"/{name}"
+    with server_database_url_dropped(url):
+        yield url
+
+
+def server_database_name(suite_url: str) -> str:
+    # Unique per server: a test may run several at once (and a pooled server keeps its
+    # connections open, so a shared name could not be dropped and created again).
+    config = environ.Env.db_url_config(suite_url)
+    return f"test_{config['NAME']}_server_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def server_database_url_dropped(url: str) -> Iterator[None]:
+    """Drops the PostgreSQL database of `url` at the end (a SQLite file goes with its folder)."""
     try:
-        yield suite_url.rsplit("/", 1)[0] + f"/{name}"
+        yield
     finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not url.startswith("sqlite:"):
+            postgres_database_drop(url, url.rsplit("/", 1)[1])
 
 
 @dataclass
@@ -138,16 +153,72 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
 def running_server(
     tmp_path: Path, *, database_url: str | None = None, **settings: str
 ) -> Iterator[Server]:
-    """Migrates a new database (or `database_url`) and serves it as `make run` does."""
+    """Serves a new migrated database (or `database_url`, migrated) as `make run` does."""
     with contextlib.ExitStack() as stack:
-        if database_url is None:
-            database_url = stack.enter_context(server_database_url(tmp_path))
-        env = clean_environment(DATA_DIR=str(tmp_path / "data"), DATABASE_URL=database_url)
+        env = clean_environment(DATA_DIR=str(tmp_path / "data"))
         env.update(settings)
-        migrated = manage("migrate", "--noinput", env=env)
-        assert migrated.returncode == 0, migrated.stderr
+        if database_url is None:
+            env["DATABASE_URL"] = stack.enter_context(migrated_database_url(tmp_path))
+        else:
+            env["DATABASE_URL"] = database_url
+            migrated = manage("migrate", "--noinput", env=env)
+            assert migrated.returncode == 0, migrated.stderr
         log_path = tmp_path / "server.log"
         yield stack.enter_context(serving(env, log_path))
+
+
+@contextmanager
+def migrated_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new database of the kind the suite runs on, already migrated: a copy of this test
+    process's template (migrating takes seconds, and the suite starts a few hundred servers)."""
+    with template_lock:
+        template = template_database_url()
+    if template.startswith("sqlite:"):
+        database = tmp_path / "server.db"
+        if not database.exists():  # else a server before this one served it (still migrated)
+            shutil.copyfile(template.removeprefix("sqlite:///"), database)
+        yield f"sqlite:///{database}"
+        return
+    name = server_database_name(os.environ["DATABASE_URL"])
+    with psycopg.connect(postgres_admin_dsn(template), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"')
+    url = template.rsplit("/", 1)[0] + f"/{name}"
+    with server_database_url_dropped(url):
+        yield url
+
+
+template_lock = threading.Lock()
+
+
+@functools.cache
+def template_database_url() -> str:
+    """This process's migrated template, made on first use and dropped when the process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="discobot-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    suite_url = os.environ.get("DATABASE_URL", "")
+    if suite_url.startswith(("postgres://", "postgresql://")):
+        name = f"test_{environ.Env.db_url_config(suite_url)['NAME']}_template_{os.getpid()}"
+        with psycopg.connect(postgres_admin_dsn(suite_url), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"')
+        atexit.register(postgres_database_drop, suite_url, name)
+        url = suite_url.rsplit("/", 1)[0] + f"/{name}"
+    else:
+        url = f"sqlite:///{folder / 'template.db'}"
+    migrated = manage(
+        "migrate", "--noinput", env=clean_environment(DATA_DIR=str(folder), DATABASE_URL=url)
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    return url
+
+
+def postgres_admin_dsn(url: str) -> str:
+    return url.rsplit("/", 1)[0] + "/postgres"
+
+
+def postgres_database_drop(url: str, name: str) -> None:
+    with psycopg.connect(postgres_admin_dsn(url), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

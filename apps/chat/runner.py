@@ -31,16 +31,15 @@ from apps.chat.llm import LLMError
 from apps.chat.log import Batch, chunks_append, logs_write, turn_chunks, turn_group
 from apps.chat.masking import ChunkMasker
 from apps.chat.models import ChatTurn, Message, MessageRole, TurnStatus, TurnUsage
+from apps.chat.wakeups import RUNNERS_GROUP
 from apps.core.database import DATABASE_UNAVAILABLE, Backoff, database_retry, database_unavailable
 from apps.core.jobs import worker_name
-from apps.core.runners import runner
-from apps.core.streams import EventWakeups, off_loop, stream_announce, stream_wake
+from apps.core.streams import EventWakeups, off_loop, stream_announce
 from apps.limits.budget import LimitCrossed, TurnBudget, turn_budget_open
 from discobot.redaction import SecretMasker
 
 logger = logging.getLogger(__name__)
 
-RUNNERS_GROUP = "chat-runners"
 # The runner's own calls (claims, cancels, recovery) and its lease renewals have threads of
 # their own: they must not wait behind the turns' calls.
 RUNNER_CALLS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-runner")
@@ -48,11 +47,6 @@ LEASE_CALLS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-leases"
 RUNNER_DIED = "The agent stopped: the server process generating this answer ended. Send it again."
 CANCELLED_CALL = "Cancelled before it finished"
 COST_PLACES = Decimal("1e-10")  # TurnUsage.cost's decimal places
-
-
-def runners_wake() -> None:
-    """Tells the turn runners (in every worker, with Redis) that a turn is waiting."""
-    stream_wake(group=RUNNERS_GROUP, seq=0)
 
 
 # --- The turns' rows -----------------------------------------------------------------------------
@@ -462,7 +456,6 @@ class TurnRunner:
             logger.exception("could not charge chat turn %s to its limits", turn_id)
 
 
-@runner("chat-turns")
 def chat_turns_run(stop: threading.Event) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         asyncio.run(TurnRunner(f"{worker_name()}:chat").run(stop))

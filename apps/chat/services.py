@@ -12,7 +12,7 @@ from apps.chat import uistream
 from apps.chat.log import chunks_write
 from apps.chat.masking import masked_value
 from apps.chat.models import CALLER_TOKENS, TURN_ACTIVE, ChatTurn, Message, MessageRole
-from apps.chat.runner import runners_wake
+from apps.chat.wakeups import runners_wake
 from apps.credentials.selectors import project_secrets
 from apps.limits.services import turn_admit
 from apps.projects.models import Project

@@ -6,6 +6,11 @@ PORT ?= 3001
 
 .PHONY: install run test lint lock bench
 
+# Python keeps its compiled modules (__pycache__) even where the environment says not to: without
+# them every process compiles its 1,400 modules again, 1.7 s of a 2.4 s start on this machine,
+# paid by every server, worker, command and test server.
+unexport PYTHONDONTWRITEBYTECODE
+
 # uv (pinned and hashed in requirements-uv.lock) installs the locks: a fresh `make run` is
 # serving in seconds. It reads the system's certificates, as pip does (--native-tls).
 UV := $(BIN)/uv pip install --quiet --native-tls --python $(BIN)/python --require-hashes

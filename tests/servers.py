@@ -176,6 +176,7 @@ def migrated_database_url(tmp_path: Path) -> Iterator[str]:
     if template.startswith("sqlite:"):
         database = tmp_path / "server.db"
         if not database.exists():  # else a server before this one served it (still migrated)
+            database.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(template.removeprefix("sqlite:///"), database)
         yield f"sqlite:///{database}"
         return

@@ -28,8 +28,15 @@ USER_BY_HASH = (
 )
 
 
+USER_BY_ID = "SELECT * FROM accounts_user WHERE id = %s"
+
+
 def anonymous_user() -> User:
-    """The single user of anonymous mode; recreated if an operator deleted it."""
+    """The single user of anonymous mode (read for every request in that mode); recreated if
+    an operator deleted it."""
+    user = db.row(User, USER_BY_ID, [db.value(User, ANONYMOUS_USER_ID)])
+    if user is not None:
+        return user
     user, _ = User.objects.get_or_create(
         id=ANONYMOUS_USER_ID,
         defaults={

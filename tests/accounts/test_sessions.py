@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from apps.accounts.models import UserSession
+from apps.accounts.models import User, UserSession
 from tests.accounts.browser import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +72,15 @@ def test_with_auth_off_me_is_the_anonymous_user(db):
     assert body["id"] == "00000000-0000-0000-0000-000000000001"
     assert body["email"] == "anonymous@local"
     assert body["name"] == "Anonymous User"
+
+
+def test_with_auth_off_an_anonymous_user_deleted_by_an_operator_comes_back(db):
+    User.objects.filter(pk="00000000-0000-0000-0000-000000000001").delete()
+
+    body = Client().get("/auth/me").json()
+
+    assert body["email"] == "anonymous@local"
+    assert User.objects.filter(pk="00000000-0000-0000-0000-000000000001").exists()
 
 
 def test_cookies_are_secure_over_https(provider):

@@ -117,10 +117,11 @@ def worker_name() -> str:
 
 
 def job_enqueue(*, project_id: str, type: str, resource_type: str, resource_id: str) -> Job:
-    """Persists a job and queues its first attempt, in the caller's transaction."""
+    """Persists a job and queues its first attempt, in the caller's transaction (no savepoint:
+    a failure here fails the caller's whole write)."""
     if type not in JOB_HANDLERS:
         raise JobTypeUnknown(f"No job handler is registered for job type {type!r}")
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         job = Job.objects.create(
             project_id=project_id,
             type=type,

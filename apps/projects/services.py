@@ -192,7 +192,9 @@ NEXT_EVENT_SEQ = (
 )
 
 
-@transaction.atomic
+# No savepoint of its own: nothing calls it to carry on after a failure, and a write that records
+# an event would pay two more statements for one.
+@transaction.atomic(savepoint=False)
 def project_event_record(*, project_id: str, event: ProjectEventData) -> ProjectEvent:
     """Appends the event to the project's log with the next `seq`, and wakes its streams.
 

@@ -113,7 +113,9 @@ def test_last_event_id_header_resumes_too(server, tmp_path):
     assert missed[0].data["seq"] == first.data["seq"] + 1
 
 
-def test_since_replays_by_time(server):
+def test_since_replays_by_time(server, tmp_path):
+    # The project's first event, unless a test before this one on the same server wrote it.
+    post_json(server, "/api/projects/local/workspaces", {"path": str(tmp_path)})
     stream = EventStreamClient(f"{server.base_url}{EVENTS}?since=2000-01-01T00:00:00Z")
     assert stream.take().type == "connected"
     first = stream.take()

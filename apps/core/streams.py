@@ -239,7 +239,7 @@ class ServerLoop:
     running: asyncio.AbstractEventLoop | None = None
 
 
-def stream_wake(*, group: str, seq: int, frames: Sequence[str] = ()) -> None:
+def stream_wake(*, group: str, seq: int) -> None:
     """`stream_announce` from synchronous code (`transaction.on_commit`).
 
     On a server's request thread the announcement is handed to the server's loop and the
@@ -247,10 +247,9 @@ def stream_wake(*, group: str, seq: int, frames: Sequence[str] = ()) -> None:
     cost a write 0.5 ms). Elsewhere (the worker, a command) it is made before returning."""
     loop = ServerLoop.running
     if loop is not None and loop.is_running():
-        announce = stream_announce(group=group, seq=seq, frames=frames)
-        asyncio.run_coroutine_threadsafe(announce, loop)
+        asyncio.run_coroutine_threadsafe(stream_announce(group=group, seq=seq), loop)
         return
-    async_to_sync(stream_announce)(group=group, seq=seq, frames=frames)
+    async_to_sync(stream_announce)(group=group, seq=seq)
 
 
 class EventWakeups:

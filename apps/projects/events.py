@@ -111,10 +111,6 @@ def event_payload(event: ProjectEvent) -> dict[str, Any]:
     }
 
 
-def event_frame(event: ProjectEvent) -> str:
-    return sse_frame(event.type, event_payload(event), event.seq)
-
-
 @dataclass(frozen=True)
 class ProjectEventLog:
     """A project's events as the durable log its event streams follow (`apps.core.streams`)."""
@@ -143,7 +139,7 @@ class ProjectEventLog:
         return entry.seq
 
     def frame(self, entry: ProjectEvent) -> str:
-        return event_frame(entry)
+        return sse_frame(entry.type, event_payload(entry), entry.seq)
 
     @property
     def poll_seconds(self) -> float:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.audit.services import audit_changes, audit_record
 from apps.core.streams import stream_wake
-from apps.projects.events import ProjectEventData, event_frame, project_events_group
+from apps.projects.events import ProjectEventData, project_events_group
 from apps.projects.models import (
     LOCAL_PROJECT_ID,
     Project,
@@ -208,8 +208,5 @@ def project_event_record(*, project_id: str, event: ProjectEventData) -> Project
         project_id=project_id, seq=seq, type=event.type, data=event.data()
     )
     group = project_events_group(project_id)
-    # The wake-up carries the event: each open stream relays it without a read of its own
-    # (1,000 streams on one process each took their turn at the shared read before).
-    frames = (event_frame(recorded),)
-    transaction.on_commit(lambda: stream_wake(group=group, seq=seq, frames=frames))
+    transaction.on_commit(lambda: stream_wake(group=group, seq=seq))
     return recorded

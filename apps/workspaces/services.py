@@ -263,24 +263,29 @@ def workspace_create(
     # each other from its first statement.
     source = workspace_source_check(path=path, source_type=source_type)
     provider = provider_check(provider)
+    workspace = Workspace(
+        init_git=init_git,
+        project=project,
+        path=source.path,
+        real_path=source.real_path,
+        source_type=source_type,
+        display_name=display_name or "",
+        provider=provider,
+    )
     with transaction.atomic():
-        if source.folder is not None:
-            folder_claim_check(folder=source.folder, project=project, user=user)
-        workspace = Workspace.objects.create(
-            init_git=init_git,
-            project=project,
-            path=source.path,
-            real_path=source.real_path,
-            source_type=source_type,
-            display_name=display_name or "",
-            provider=provider,
-        )
+        # What waits for nobody is written first: on PostgreSQL the claims' lock and then the
+        # project's row (its next event number) are held until the commit, and every add of a
+        # project waits for them. The rows name the workspace by its id, made above.
         workspace_audit(
             workspace,
             "workspace.created",
             changes=audit_changes({}, workspace_audit_fields(workspace)),
         )
-        workspace_entered(workspace)
+        workspace_job_queue(workspace)
+        if source.folder is not None:
+            folder_claim_check(folder=source.folder, project=project, user=user)
+        workspace.save(force_insert=True)
+        workspace_announce(workspace)
     return workspace
 
 
@@ -399,10 +404,19 @@ def workspace_progress_report(workspace: Workspace, progress: CloneProgress) -> 
 
 def workspace_entered(workspace: Workspace) -> None:
     """A workspace (new, or saved in a new state) is announced, then its state's job queued."""
+    workspace_announce(workspace)
+    workspace_job_queue(workspace)
+
+
+def workspace_announce(workspace: Workspace) -> None:
     project_event_record(
         project_id=workspace.project_id,
         event=WorkspaceUpdated(workspace_id=str(workspace.id), status=workspace.status),
     )
+
+
+def workspace_job_queue(workspace: Workspace) -> None:
+    """Queues the job of the workspace's state, if it has one."""
     job = WORKSPACE_JOBS.get(WorkspaceStatus(workspace.status))
     if job is not None:
         job_enqueue(

@@ -92,11 +92,7 @@ def server_database_url(tmp_path: Path) -> Iterator[str]:
     if not suite_url.startswith(("postgres://", "postgresql://")):
         yield f"sqlite:///{tmp_path / 'server.db'}"
         return
-    name = server_database_name(suite_url)
-    with psycopg.connect(postgres_admin_dsn(suite_url), autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    url = suite_url.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_database_create(suite_url, server_database_name(suite_url))
     with server_database_url_dropped(url):
         yield url
 
@@ -181,9 +177,7 @@ def migrated_database_url(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{database}"
         return
     name = server_database_name(os.environ["DATABASE_URL"])
-    with psycopg.connect(postgres_admin_dsn(template), autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"')
-    url = template.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_database_create(template, name, template=template.rsplit("/", 1)[1])
     with server_database_url_dropped(url):
         yield url
 
@@ -199,11 +193,8 @@ def template_database_url() -> str:
     suite_url = os.environ.get("DATABASE_URL", "")
     if suite_url.startswith(("postgres://", "postgresql://")):
         name = f"test_{environ.Env.db_url_config(suite_url)['NAME']}_template_{os.getpid()}"
-        with psycopg.connect(postgres_admin_dsn(suite_url), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            connection.execute(f'CREATE DATABASE "{name}"')
+        url = postgres_database_create(suite_url, name)
         atexit.register(postgres_database_drop, suite_url, name)
-        url = suite_url.rsplit("/", 1)[0] + f"/{name}"
     else:
         url = f"sqlite:///{folder / 'template.db'}"
     migrated = manage(
@@ -215,6 +206,15 @@ def template_database_url() -> str:
 
 def postgres_admin_dsn(url: str) -> str:
     return url.rsplit("/", 1)[0] + "/postgres"
+
+
+def postgres_database_create(url: str, name: str, *, template: str = "") -> str:
+    """Database `name` (made anew, from `template` if given) on `url`'s server; its URL."""
+    with psycopg.connect(postgres_admin_dsn(url), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        copied = f' TEMPLATE "{template}"' if template else ""
+        connection.execute(f'CREATE DATABASE "{name}"{copied}')
+    return url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def postgres_database_drop(url: str, name: str) -> None:

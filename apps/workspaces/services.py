@@ -403,7 +403,8 @@ def workspace_progress_report(workspace: Workspace, progress: CloneProgress) -> 
 
 
 def workspace_entered(workspace: Workspace) -> None:
-    """A workspace (new, or saved in a new state) is announced, then its state's job queued."""
+    """A workspace saved in a new state is announced, then its state's job queued (a new one's
+    rows are written in another order: `workspace_create`)."""
     workspace_announce(workspace)
     workspace_job_queue(workspace)
 

@@ -15,9 +15,11 @@ reads again with backoff, so the client misses nothing once the database is back
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +53,10 @@ LAYER_TIMEOUT_SECONDS = 2.0
 WAKE_TIMEOUT_SECONDS = 2.0
 # Frames a wake-up carries at most (in characters); larger batches are read from the log.
 WAKE_FRAMES_MAX_CHARS = 256 * 1024
+# How often a loop's membership of a group is renewed at most, as its streams keep alive.
+MEMBERSHIP_RENEW_SECONDS = 5.0
+# Wake-ups a stream keeps while it is busy sending; beyond them the oldest are dropped.
+WAKEUPS_KEPT = 100
 CHANNEL_LAYER_OUTAGE = DependencyOutage("channel layer", "streams poll their logs until it is back")
 STREAM_SLOTS = CacheBreaker("the cap on event streams per user")
 
@@ -131,47 +137,101 @@ def off_loop(
     return sync_to_async(connection_released(call), thread_sensitive=False, executor=executor)
 
 
+Framed = tuple[int, str]  # an entry's seq and its SSE frame
+
+
+class LogTail:
+    """The newest entries read from a log, framed: streams that are caught up are served them
+    without a read of their own."""
+
+    def __init__(self, after_seq: int, entries: Sequence[Framed]) -> None:
+        self.after_seq = after_seq  # the entries are those after it
+        self.seqs = [seq for seq, _ in entries]
+        self.entries = list(entries)
+
+    @property
+    def last_seq(self) -> int:
+        return self.seqs[-1]
+
+    def after(self, seq: int) -> Sequence[Framed]:
+        return self.entries[bisect.bisect_right(self.seqs, seq) :]
+
+    def extended(self, after_seq: int, entries: Sequence[Framed]) -> LogTail:
+        """This tail with the entries read after `after_seq`, when they continue it."""
+        if not self.after_seq <= after_seq <= self.last_seq:
+            return LogTail(after_seq, entries)
+        kept = self.entries[: bisect.bisect_right(self.seqs, after_seq)] + list(entries)
+        dropped = max(0, len(kept) - REPLAY_BATCH)
+        start = kept[dropped - 1][0] if dropped else self.after_seq
+        return LogTail(start, kept[dropped:])
+
+
 class SharedEventReads:
     """The log reads of this process's streams. Streams waiting for the same answer await one
-    query, and a log's newest seq is read at most once per poll interval (a wake-up brings a
-    newer one at once), so idle streams cost the database nothing per stream.
+    query, a log's newest seq is read at most once per poll interval (a wake-up brings a newer
+    one at once), and its newest entries are kept framed (`LogTail`): idle streams cost the
+    database nothing per stream, and a new entry is read and framed once for all of them.
     """
 
     def __init__(self) -> None:
-        self._reads: dict[tuple[str, ...], asyncio.Future[Any]] = {}
+        self._reads: dict[tuple[str, str, int], asyncio.Future[Any]] = {}
         self._last_seqs: dict[str, tuple[float, int]] = {}
         self._streams: Counter[str] = Counter()
+        self._logs: dict[str, DurableLog[Any]] = {}
+        self._tails: dict[str, LogTail] = {}
 
-    def stream_opened(self, group: str) -> None:
-        self._streams[group] += 1
+    def stream_opened(self, log: DurableLog[Any]) -> None:
+        self._streams[log.group] += 1
+        self._logs.setdefault(log.group, log)
 
     def stream_closed(self, group: str) -> None:
         self._streams[group] -= 1
         if self._streams[group] <= 0:
             del self._streams[group]
             self._last_seqs.pop(group, None)
+            self._logs.pop(group, None)
+            self._tails.pop(group, None)
+
+    def follows(self, group: str) -> bool:
+        """Whether streams of this process follow the log of `group`."""
+        return group in self._logs
 
     def committed(self, group: str, seq: int) -> None:
         """A wake-up said that `seq` is committed."""
         self._remember(group, seq, asyncio.get_running_loop().time())
 
+    async def prepare(self, group: str, seq: int) -> None:
+        """A wake-up said that `seq` is committed: reads what follows the newest seq known
+        before, so that the streams it then wakes find those entries framed."""
+        known = self._last_seqs.get(group)
+        self.committed(group, seq)
+        log = self._logs.get(group)
+        if log is None or known is None or known[1] >= seq:
+            return
+        # A failed read is the streams' to see: they read again themselves, with backoff.
+        with contextlib.suppress(Exception):
+            await self._shared(("after", group, known[1]), framed_after, log, known[1])
+
     async def after(
         self, log: DurableLog[Entry], seq: int, *, max_age: float
-    ) -> Sequence[Entry] | None:
-        """Up to a batch of entries after `seq`; None once the log is gone."""
+    ) -> Sequence[Framed] | None:
+        """Up to a batch of entries after `seq`, framed; None once the log is gone."""
         last_seq = await self.last_seq(log, max_age=max_age)
         if last_seq is None:
             return None
         if last_seq <= seq:
             return []
-        return await self._shared(("after", log.group, str(seq)), log.after, seq, REPLAY_BATCH)
+        tail = self._tails.get(log.group)
+        if tail is not None and tail.after_seq <= seq and tail.last_seq >= last_seq:
+            return tail.after(seq)
+        return await self._shared(("after", log.group, seq), framed_after, log, seq)
 
     async def last_seq(self, log: DurableLog[Entry], *, max_age: float) -> int | None:
         now = asyncio.get_running_loop().time()
         known = self._last_seqs.get(log.group)
         if known is not None and now - known[0] < max_age:
             return known[1]
-        seq = await self._shared(("last_seq", log.group), log.last_seq)
+        seq = await self._shared(("last_seq", log.group, 0), log.last_seq)
         if seq is not None:
             self._remember(log.group, seq, now)
         return seq
@@ -181,7 +241,7 @@ class SharedEventReads:
             known_seq = self._last_seqs.get(group, (0.0, 0))[1]
             self._last_seqs[group] = (read_at, max(seq, known_seq))
 
-    async def _shared(self, key: tuple[str, ...], read: Callable[..., T], *args: Any) -> T:
+    async def _shared(self, key: tuple[str, str, int], read: Callable[..., T], *args: Any) -> T:
         future = self._reads.get(key)
         if future is None:
             released = connection_released(read)
@@ -194,7 +254,7 @@ class SharedEventReads:
         result: T = await asyncio.shield(future)
         return result
 
-    def _read_done(self, key: tuple[str, ...], future: asyncio.Future[Any]) -> None:
+    def _read_done(self, key: tuple[str, str, int], future: asyncio.Future[Any]) -> None:
         del self._reads[key]
         if future.cancelled():
             return
@@ -204,6 +264,22 @@ class SharedEventReads:
             DATABASE_OUTAGE.recovered()
         elif isinstance(error, DATABASE_UNAVAILABLE):
             DATABASE_OUTAGE.failed(error)
+        kind, group, after_seq = key
+        if kind == "after" and error is None and future.result() and group in self._streams:
+            self._tail_extend(group, after_seq, future.result())
+
+    def _tail_extend(self, group: str, after_seq: int, entries: Sequence[Framed]) -> None:
+        tail = self._tails.get(group)
+        if tail is None:
+            self._tails[group] = LogTail(after_seq, entries)
+        elif entries[-1][0] >= tail.last_seq:  # an older batch (a replay) leaves it be
+            self._tails[group] = tail.extended(after_seq, entries)
+
+
+def framed_after(log: DurableLog[Entry], seq: int) -> list[Framed]:
+    """Up to a batch of the log's entries after `seq`, framed: once, in the reading thread, for
+    every stream that waits for them."""
+    return [(log.seq_of(entry), log.frame(entry)) for entry in log.after(seq, REPLAY_BATCH)]
 
 
 SHARED_READS = SharedEventReads()
@@ -221,7 +297,7 @@ async def stream_announce(*, group: str, seq: int, frames: Sequence[str] = ()) -
     layer = get_channel_layer()
     if layer is None:
         return
-    message: dict[str, Any] = {"type": "stream.wake", "seq": seq}
+    message: dict[str, Any] = {"type": "stream.wake", "group": group, "seq": seq}
     if frames and sum(len(frame) for frame in frames) <= WAKE_FRAMES_MAX_CHARS:
         message["frames"] = list(frames)
     try:
@@ -252,56 +328,143 @@ def stream_wake(*, group: str, seq: int) -> None:
     async_to_sync(stream_announce)(group=group, seq=seq)
 
 
-class EventWakeups:
-    """One stream's wake-ups through the channel layer. Without a working layer (Redis down)
-    the stream still polls; joining the group again at each keep-alive brings them back."""
+class LoopWakeups:
+    """The channel-layer side of the streams on one event loop: a single channel, a member of
+    the group of every log one of them follows, whose messages are handed to each of those
+    streams in memory.
 
-    def __init__(self, group: str) -> None:
+    One membership per process rather than one per stream: a wake-up costs the layer one
+    message per process instead of one per stream (on Redis), and the in-memory layer, each of
+    whose receives walks every channel and group member, no longer costs the square of the
+    number of streams.
+    """
+
+    def __init__(self) -> None:
         self.layer = get_channel_layer()
-        self.group = group
         self.channel: str | None = None
-        self.joined = False
+        self.inboxes: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+        # The groups the channel is in, and when the layer last confirmed it.
+        self.joined_at: dict[str, float] = {}
+        self.joining: dict[str, asyncio.Future[None]] = {}
+        self.receiving: asyncio.Task[None] | None = None
+        self.handing: set[asyncio.Task[None]] = set()
 
-    async def join(self) -> None:
-        """Joins the log's group, or renews the membership (Redis may have lost it)."""
+    async def join(self, group: str, inbox: asyncio.Queue[dict[str, Any]]) -> None:
+        """Hands the group's wake-ups to `inbox` from now on. The membership in the layer is
+        renewed every MEMBERSHIP_RENEW_SECONDS at most (Redis may have lost it)."""
+        self.inboxes.setdefault(group, set()).add(inbox)
+        joined_at = self.joined_at.get(group)
+        if joined_at is not None and self._now() - joined_at < MEMBERSHIP_RENEW_SECONDS:
+            return
+        pending = self.joining.get(group)
+        if pending is None:  # streams that join at once share one group_add
+            pending = asyncio.ensure_future(self._group_add(group))
+            self.joining[group] = pending
+            pending.add_done_callback(lambda _: self.joining.pop(group, None))
+        await asyncio.shield(pending)
+
+    async def leave(self, group: str, inbox: asyncio.Queue[dict[str, Any]]) -> None:
+        inboxes = self.inboxes.get(group, set())
+        inboxes.discard(inbox)
+        if inboxes:
+            return
+        self.inboxes.pop(group, None)
+        if self.joined_at.pop(group, None) is not None and self.channel is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.layer.group_discard(group, self.channel), LAYER_TIMEOUT_SECONDS
+                )
+        if not self.inboxes and self.receiving is not None:
+            self.receiving.cancel()  # nothing to hand out; the next join starts it again
+            self.receiving = None
+
+    async def _group_add(self, group: str) -> None:
         try:
             if self.channel is None:
                 self.channel = await self.layer.new_channel()
-            await asyncio.wait_for(
-                self.layer.group_add(self.group, self.channel), LAYER_TIMEOUT_SECONDS
-            )
+            await asyncio.wait_for(self.layer.group_add(group, self.channel), LAYER_TIMEOUT_SECONDS)
         except Exception as error:  # whatever the layer's client raises: refused, timeout
             CHANNEL_LAYER_OUTAGE.failed(error)
-            self.joined = False
-        else:
-            CHANNEL_LAYER_OUTAGE.recovered()
-            self.joined = True
+            self.joined_at.pop(group, None)
+            return
+        CHANNEL_LAYER_OUTAGE.recovered()
+        if group not in self.inboxes:
+            return  # every stream of it left meanwhile; its membership expires unused
+        self.joined_at[group] = self._now()
+        if self.receiving is None or self.receiving.done():
+            self.receiving = asyncio.create_task(self._receive_forever())
+
+    async def _receive_forever(self) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                message: dict[str, Any] = await self.layer.receive(self.channel)
+            except Exception as error:  # Redis down: streams poll, and join again at keep-alive
+                CHANNEL_LAYER_OUTAGE.failed(error)
+                self.joined_at.clear()
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            backoff.reset()
+            group = message.get("group", "")
+            if group not in self.inboxes:
+                continue
+            if message.get("frames") or not SHARED_READS.follows(group):
+                self._hand_out(group, message)  # a stream relays the frames it carries as is
+            else:  # the streams are woken once the new entries are read, and framed, for all
+                handing = asyncio.create_task(self._prepared_hand_out(group, message))
+                self.handing.add(handing)
+                handing.add_done_callback(self.handing.discard)
+
+    async def _prepared_hand_out(self, group: str, message: dict[str, Any]) -> None:
+        await SHARED_READS.prepare(group, message["seq"])
+        self._hand_out(group, message)
+
+    def _hand_out(self, group: str, message: dict[str, Any]) -> None:
+        for inbox in self.inboxes.get(group, ()):
+            if inbox.full():  # the oldest goes: the newest carries the highest seq
+                inbox.get_nowait()
+            inbox.put_nowait(message)
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+
+LOOP_WAKEUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopWakeups] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class EventWakeups:
+    """One stream's wake-ups: the messages of `stream_announce` for its log's group. Without a
+    working layer (Redis down) none arrive and the stream polls; joining again at each
+    keep-alive brings them back."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=WAKEUPS_KEPT)
+        self.loop_wakeups: LoopWakeups | None = None
+
+    async def join(self) -> None:
+        """Joins the log's group, or renews the membership."""
+        if self.loop_wakeups is None:
+            loop = asyncio.get_running_loop()
+            self.loop_wakeups = LOOP_WAKEUPS.get(loop)
+            if self.loop_wakeups is None:
+                self.loop_wakeups = LOOP_WAKEUPS[loop] = LoopWakeups()
+        await self.loop_wakeups.join(self.group, self.inbox)
 
     async def wait(self, timeout: float) -> dict[str, Any] | None:
         """Waits up to `timeout` seconds for a wake-up; returns its message (`stream_announce`)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        if self.joined:
-            try:
-                message: dict[str, Any] = await asyncio.wait_for(
-                    self.layer.receive(self.channel), timeout
-                )
-            except TimeoutError:
-                return None
-            except Exception as error:
-                CHANNEL_LAYER_OUTAGE.failed(error)
-                self.joined = False
-            else:
-                return message
-        await asyncio.sleep(max(0.0, deadline - loop.time()))
-        return None
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.inbox.get()
+        except TimeoutError:
+            return None
 
     async def leave(self) -> None:
-        if self.joined and self.channel is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self.layer.group_discard(self.group, self.channel), LAYER_TIMEOUT_SECONDS
-                )
+        if self.loop_wakeups is not None:
+            await self.loop_wakeups.leave(self.group, self.inbox)
 
 
 class StreamSlot:
@@ -376,7 +539,7 @@ async def event_stream(
     await sync_to_async(connection_close)()
     wakeups = EventWakeups(log.group)
     await wakeups.join()
-    SHARED_READS.stream_opened(log.group)
+    SHARED_READS.stream_opened(log)
     last_seq = after_seq
     try:
         if greeting:
@@ -387,7 +550,7 @@ async def event_stream(
         backoff = Backoff()
         max_age = 0.0  # the first read is fresh: a client that reconnects gets its gap at once
         while True:
-            entries: Sequence[Entry] | None
+            entries: Sequence[Framed] | None
             try:
                 entries = await SHARED_READS.after(log, last_seq, max_age=max_age)
             except DATABASE_UNAVAILABLE:  # logged by the shared read; the stream waits it out
@@ -398,9 +561,9 @@ async def event_stream(
                 if entries is None:
                     return  # the log is gone
             max_age = log.poll_seconds
-            for entry in entries:
-                yield log.frame(entry)
-                last_seq = log.seq_of(entry)
+            for entry_seq, frame in entries:
+                yield frame
+                last_seq = entry_seq
             if entries:
                 last_sent = loop.time()
                 if len(entries) == REPLAY_BATCH:

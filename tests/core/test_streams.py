@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from apps.core.streams import (
     REPLAY_BATCH,
+    LogTail,
     event_stream,
     sse_frame,
     stream_announce,
@@ -196,3 +198,78 @@ def test_frames_a_stream_already_sent_or_not_right_after_it_are_read_from_the_lo
 
     assert async_to_sync(scenario)() == [frame_of(seq) for seq in range(1, 8)]
     assert log.reads == 1
+
+
+def test_many_streams_of_a_log_share_one_layer_membership_and_one_read_per_entry(
+    quiet_stream_settings: None,
+) -> None:
+    log = LineLog("test-lines.many")
+    layer = get_channel_layer()
+
+    async def scenario() -> tuple[list[list[str]], int, int]:
+        streams = [event_stream(log, after_seq=0, slot=None) for _ in range(50)]
+        waiting = [asyncio.ensure_future(frames(stream, 2)) for stream in streams]
+        try:
+            await asyncio.sleep(0.1)  # every stream has read the (empty) log and waits
+            members = len(layer.groups.get(log.group, {}))
+            for _ in range(2):
+                seq = log.append(f"line {len(log.lines) + 1}")
+                await stream_announce(group=log.group, seq=seq)
+                await asyncio.sleep(0.1)
+            received = await asyncio.gather(*waiting)
+        finally:
+            for stream in streams:
+                await stream.aclose()
+        return received, members, len(layer.groups.get(log.group, {}))
+
+    received, members_while_open, members_after = async_to_sync(scenario)()
+
+    assert received == [[frame_of(1), frame_of(2)]] * 50
+    assert members_while_open == 1
+    assert members_after == 0
+    assert log.reads == 2  # once per entry, not once per stream
+
+
+def test_a_stream_behind_the_others_gets_every_entry_in_order(quiet_stream_settings: None) -> None:
+    log = LineLog("test-lines.behind")
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        ahead = event_stream(log, after_seq=0, slot=None)
+        behind = event_stream(log, after_seq=0, slot=None)
+        try:
+            ahead_frames = asyncio.ensure_future(frames(ahead, 4))
+            behind_first = asyncio.ensure_future(frames(behind, 1))
+            await asyncio.sleep(0.1)
+            for _ in range(4):
+                seq = log.append(f"line {len(log.lines) + 1}")
+                await stream_announce(group=log.group, seq=seq)
+                await asyncio.sleep(0.05)
+            received_ahead = await ahead_frames
+            # `behind` took one frame and was not read meanwhile: it resumes at line 2.
+            received_behind = await behind_first + await frames(behind, 3)
+        finally:
+            await ahead.aclose()
+            await behind.aclose()
+        return received_ahead, received_behind
+
+    received_ahead, received_behind = async_to_sync(scenario)()
+
+    assert received_ahead == [frame_of(seq) for seq in range(1, 5)]
+    assert received_behind == [frame_of(seq) for seq in range(1, 5)]
+
+
+def test_the_kept_tail_continues_with_what_follows_it_and_stays_one_batch_long() -> None:
+    def framed(first: int, last: int) -> list[tuple[int, str]]:
+        return [(seq, frame_of(seq)) for seq in range(first, last + 1)]
+
+    tail = LogTail(0, framed(1, 3)).extended(2, framed(3, 5))
+    assert (tail.after_seq, tail.entries) == (0, framed(1, 5))
+    assert tail.after(3) == framed(4, 5)
+
+    elsewhere = tail.extended(9, framed(10, 11))  # no longer continues it: it starts over
+    assert (elsewhere.after_seq, elsewhere.entries) == (9, framed(10, 11))
+
+    long = tail.extended(5, framed(6, REPLAY_BATCH + 10))
+    assert len(long.entries) == REPLAY_BATCH
+    assert long.after_seq == 10
+    assert long.entries[0][0] == 11

@@ -103,6 +103,12 @@ def container_name(spec: SandboxSpec) -> str:
     return f"discobot-session-{readable}-{spec.session_uuid.replace('-', '')[:8]}"
 
 
+# An exec's connection is kept whole, not only its socket: what `exec_start` returns holds the
+# HTTP response the socket was taken over from. Once that is let go, the engine client's
+# connection pool may close the socket under the terminal (2-3 of 150 execs started on six
+# threads; seen in the terminal bench as a socket closed mid-session, fd -1).
+
+
 class DockerPty:
     """A terminal on an exec with a TTY: the raw socket docker hands back from `exec_start`.
 
@@ -111,12 +117,13 @@ class DockerPty:
     known, and closing hangs it up, as closing the local provider's PTY does."""
 
     def __init__(
-        self, api: Any, container_id: str, exec_id: str, sock: socket.socket, *, pid: str, user: str
+        self, api: Any, container_id: str, exec_id: str, connection: Any, *, pid: str, user: str
     ) -> None:
         self._api = api
         self._container_id = container_id
         self._exec_id = exec_id
-        self._sock = sock
+        self._connection = connection  # kept whole: see above DockerPty
+        self._sock: socket.socket = connection._sock
         self._pid = pid
         self._user = user
 
@@ -166,19 +173,20 @@ class DockerProcess:
     frame and files it under its stream; stdin ends with a half-close of the connection."""
 
     def __init__(
-        self, api: Any, container_id: str, exec_id: str, sock: socket.socket, *, pid: str
+        self, api: Any, container_id: str, exec_id: str, connection: Any, *, pid: str
     ) -> None:
         self._api = api
         self._container_id = container_id
         self._exec_id = exec_id
-        self._sock = sock
+        self._connection = connection  # kept whole: see above DockerPty
+        self._sock: socket.socket = connection._sock
         self._pid = pid
         self._buffers = {1: bytearray(), 2: bytearray()}
         self._ended = False
         self._closed = False
         self._stdin_open = True
         self._frame_lock = anyio.Lock()
-        sock.setblocking(False)
+        self._sock.setblocking(False)
 
     def stdout_prepend(self, data: bytes) -> None:
         self._buffers[1][:0] = data
@@ -481,14 +489,15 @@ class DockerProvider:
             environment={"TERM": "xterm-256color", **(env or {})},
             user=user,
         )["Id"]
-        sock = self._api.exec_start(exec_id, tty=True, socket=True)._sock
+        connection = self._api.exec_start(exec_id, tty=True, socket=True)
+        sock = connection._sock
         try:
             pid = pid_line_read(sock)
             sock.sendall(b"\n")
         except BaseException:
             sock.close()
             raise
-        return DockerPty(self._api, container.id, exec_id, sock, pid=pid, user=user)
+        return DockerPty(self._api, container.id, exec_id, connection, pid=pid, user=user)
 
     def spawn(
         self,
@@ -513,13 +522,14 @@ class DockerProvider:
             environment=dict(env or {}),
             user=SANDBOX_USER,
         )["Id"]
-        sock = self._api.exec_start(exec_id, socket=True)._sock
+        connection = self._api.exec_start(exec_id, socket=True)
+        sock = connection._sock
         try:
             pid, first_output = spawned_pid_read(sock)
         except BaseException:
             sock.close()
             raise
-        process = DockerProcess(self._api, container.id, exec_id, sock, pid=pid)
+        process = DockerProcess(self._api, container.id, exec_id, connection, pid=pid)
         process.stdout_prepend(first_output)
         return process
 

@@ -4,8 +4,10 @@ Skipped as a whole, with the reason, where no engine answers or the image is not
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -214,6 +216,29 @@ def test_pty_echoes_input_and_follows_resizes(provider, sandbox):
         read_until(pty, b"1000")
     finally:
         pty.close()
+
+
+def test_terminals_attached_at_once_on_threads_all_keep_their_connection(provider, sandbox):
+    # As a server attaches them (several threads, other engine calls in between). Their sockets
+    # were once taken from what the engine client returned and the rest let go: the client's
+    # pool then closed a few of them under their terminals.
+    def attach(_: int):
+        pty = provider.attach_pty(sandbox, ["cat"], rows=24, cols=80)
+        provider.status(sandbox)
+        return pty
+
+    with ThreadPoolExecutor(6) as threads:
+        ptys = list(threads.map(attach, range(150)))
+    try:
+        gc.collect()
+        with ThreadPoolExecutor(6) as threads:
+            list(threads.map(lambda _: provider.status(sandbox), range(60)))
+        for index, pty in enumerate(ptys):
+            pty.write(f"marker-{index}\n".encode())
+            read_until(pty, f"marker-{index}".encode())
+    finally:
+        for pty in ptys:
+            pty.close()
 
 
 def test_pty_as_root(provider, sandbox):

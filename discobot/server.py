@@ -92,7 +92,10 @@ def loaded(configured: uvicorn.Config) -> uvicorn.Config:
     in which the process answered nothing (seen as the p99 of every REST figure). Young
     objects are collected as GC_THRESHOLDS says."""
     configured.load()
+    from django.conf import settings
     from django.urls import get_resolver
+
+    configured.ws_ping_interval = configured.ws_ping_timeout = settings.WEBSOCKET_PING_SECONDS
 
     get_resolver().url_patterns  # noqa: B018 (imports every view module)
     gc.freeze()

@@ -648,6 +648,9 @@ SANDBOX_USE_LEASE_SECONDS = env.float("SANDBOX_USE_LEASE_SECONDS", default=120.0
 # (and when it detaches, and before its sandbox stops); each session keeps its latest lines, and
 # `manage.py prune_terminal_history` deletes those older than the retention.
 TERMINAL_CAPTURE_SECONDS = env.float("TERMINAL_CAPTURE_SECONDS", default=10.0)
+# The server pings every WebSocket this often, and closes one whose answer does not come
+# within as long (1011): how fast a vanished browser's terminal is let go.
+WEBSOCKET_PING_SECONDS = env.float("WEBSOCKET_PING_SECONDS", default=20.0)
 TERMINAL_HISTORY_MAX_LINES = env.int("TERMINAL_HISTORY_MAX_LINES", default=10000)
 TERMINAL_HISTORY_RETENTION_DAYS = env.int("TERMINAL_HISTORY_RETENTION_DAYS", default=30)
 # The audit log keeps entries this many days; the worker's daily pass (and

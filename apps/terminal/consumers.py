@@ -99,7 +99,9 @@ class TerminalConsumer(ProjectScopedConsumer):
         super().__init__(*args, **kwargs)
         # Also for a refused handshake, whose disconnect runs without connect.
         self.tasks = []
+        self.attaching: asyncio.Task[None] | None = None
         self.pending_input = bytearray()
+        self.pending_size: tuple[int, int] | None = None
         self.writing = False
 
     async def connect(self) -> None:
@@ -115,6 +117,15 @@ class TerminalConsumer(ProjectScopedConsumer):
             await self.close(code=CLOSE_NOT_FOUND, reason=missing.message)
             return
         await self.accept()
+        # The attach runs beside the connection, not inside this handler: the server reads
+        # nothing more from a WebSocket (its pongs included) until the handler of the last
+        # message returns, and a sandbox that starts slowly (a container, an engine under
+        # load) had clients that typed meanwhile cut off at the ping timeout (1011).
+        self.attaching = asyncio.create_task(self.attach(session, rows=rows, cols=cols, root=root))
+
+    async def attach(self, session: Session, *, rows: int, cols: int, root: bool) -> None:
+        """Starts the sandbox if needed and attaches its tmux session; then sends its output and
+        what was typed meanwhile."""
         try:
             # The hold first, then the start (inside sandbox_use_begin): the idle stop cannot
             # stop the sandbox between the two. Starting a container takes a while: its own
@@ -149,10 +160,13 @@ class TerminalConsumer(ProjectScopedConsumer):
             asyncio.create_task(self.hold_sandbox(self.use)),
             asyncio.create_task(self.record_history(session)),
         ]
+        if self.pending_size is not None:
+            await in_thread(self.terminal.resize, *self.pending_size)
+        self.flush_input()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.terminal is None:
-            return
+        if self.attaching is None:
+            return  # refused
         try:
             frame = json.loads(text_data or "")
         except json.JSONDecodeError:
@@ -165,14 +179,21 @@ class TerminalConsumer(ProjectScopedConsumer):
         elif kind == "resize" and isinstance(data, dict):
             rows = size_value(data.get("rows"), 0)
             cols = size_value(data.get("cols"), 0)
-            if rows and cols:
-                await in_thread(self.terminal.resize, rows, cols)
-            else:
+            terminal = self.terminal
+            if not (rows and cols):
                 await self.send_frame("error", "A resize needs numbers rows and cols")
+            elif terminal is None:
+                self.pending_size = (rows, cols)  # applied once attached
+            else:
+                await in_thread(terminal.resize, rows, cols)
         else:
             await self.send_frame("error", 'Frames are {"type": "input"|"resize", "data": ...}')
 
     async def disconnect(self, code: int) -> None:
+        if self.attaching is not None:
+            # Not cancelled: the PTY its thread may still be opening would be left attached.
+            with contextlib.suppress(Exception):
+                await self.attaching
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

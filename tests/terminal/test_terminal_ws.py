@@ -46,6 +46,25 @@ def test_the_shell_prints_its_first_prompt_and_runs_a_typed_command(site):
         client.leave()
 
 
+def test_keys_typed_while_the_sandbox_starts_reach_the_shell_and_the_connection_stays(
+    provider_name, short_tmp
+):
+    # The server pings every 0.2 s here: a first attach, which starts the sandbox (a container
+    # on docker), takes longer. The server once read nothing more, pongs included, until the
+    # attach was done, and closed a client that had typed meanwhile with 1011.
+    for site in terminal_site(provider_name, short_tmp, WEBSOCKET_PING_SECONDS="0.2"):
+        client = opened(site)
+        try:
+            client.type("echo typed-early-$((40 + 2))\r")
+
+            client.output_until("typed-early-42\r\n")
+
+            assert client.close_code is None
+            assert client.errors == []
+        finally:
+            client.leave()
+
+
 def test_a_resize_changes_stty_size(site):
     client = opened(site, "rows=30&cols=100")
     try:

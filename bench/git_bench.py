@@ -8,7 +8,8 @@ the `git` command line doing the equivalent in the session's working copy in the
 alternated: `git diff -M --name-status --shortstat <base>` (the changed paths, their statuses
 and the totals) and `git ls-tree -l HEAD` (the top folder's entries and sizes). Each side's time
 is the wall clock of the whole request or command, process start included for git, as a user of
-either pays it. Goal: the median at most 1.5x git's. Also prints the time of a first and a second
+either pays it. Before each pair of calls one of the changed files changes again, as after an
+agent's step. Goal: the median at most 1.5x git's. Also prints the time of a first and a second
 clone of a 50 MB repository served by `git daemon` (no goal).
 """
 
@@ -105,7 +106,10 @@ def session_latency(work: Path, files: int, requests: int) -> list[Row]:
         ):
             url = f"/api/projects/local/sessions/bench/{path}"
             ours, baseline = [], []
-            for _ in range(requests):
+            for round_ in range(requests):
+                # As after an agent's step: one file changed since the last look.
+                step = changed[round_ % len(changed)]
+                step.write_text(step.read_text().replace(" = 33\n", " = 333\n", 1))
                 ours.append(timed_ms(lambda url=url: call(server.base_url, url)))
                 baseline.append(
                     timed_ms(

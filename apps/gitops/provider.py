@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -39,6 +39,7 @@ from pygit2.enums import (
     SortMode,
 )
 
+from apps.gitops import diffing
 from apps.gitops.paths import WorkTree, shown
 from discobot.errors import ApplicationError, ConflictError
 
@@ -46,10 +47,12 @@ SESSION_BRANCH_PREFIX = "discobot/"
 RACY_INDEX_MIN_FILES = 1000
 # Untracked files are changes too, each one listed with its content (ignored ones are not).
 WORK_TREE_UNTRACKED = (
-    DiffOption.INCLUDE_UNTRACKED
+    DiffOption.INCLUDE_TYPECHANGE
+    | DiffOption.INCLUDE_UNTRACKED
     | DiffOption.RECURSE_UNTRACKED_DIRS
     | DiffOption.SHOW_UNTRACKED_CONTENT
 )
+ADDED_STATUSES = {DeltaStatus.ADDED, DeltaStatus.UNTRACKED}
 DELTA_STATUS = {
     DeltaStatus.ADDED: "added",
     DeltaStatus.UNTRACKED: "added",
@@ -449,6 +452,14 @@ def work_tree_diff(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Diff:
             # the changes are staged in memory instead, which takes links for links.
             stage_everything(repo, index)
             return base.diff_to_index(index)
+        # The work tree is read on other threads meanwhile (see `diffing`).
+        reading = diffing.WorkTreeRead(
+            repo,
+            index,
+            diffing.tree_split(base),
+            WORK_TREE_UNTRACKED,
+            reopen=lambda: open_repository(Path(repo.workdir), keep=True),
+        )
         staged = base.diff_to_index(index, WORK_TREE_UNTRACKED)
         # A file the index dropped but the work tree still has (`git rm --cached`) would
         # otherwise read as deleted: it goes back into the index first, as `stage_everything`
@@ -465,31 +476,31 @@ def work_tree_diff(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Diff:
             for path in dropped:
                 index.add(path)
             staged = base.diff_to_index(index, WORK_TREE_UNTRACKED)
-        staged.merge(index.diff_to_workdir(WORK_TREE_UNTRACKED))
+            # The other threads read the index on disk, which lacks these entries.
+            staged.merge(index.diff_to_workdir(WORK_TREE_UNTRACKED))
+            return staged
+        for part in reading.parts(delta.new_file.path for delta in staged.deltas):
+            staged.merge(part)
         return staged
     finally:
         if staged_in_memory:  # the next diff of a kept repository starts from the file
             index.read(force=True)
 
 
-def unchanged(delta: pygit2.DiffDelta) -> bool:
-    """A file whose content is back to the base's although the index holds another version
-    (committed or staged, then undone in the work tree): the merged diff still lists it as
-    modified; once its content was read, its patch says unmodified and its ends are equal."""
-    return delta.status == DeltaStatus.UNMODIFIED or (
-        delta.status == DeltaStatus.MODIFIED
-        and delta.old_file.mode == delta.new_file.mode
-        and delta.old_file.id == delta.new_file.id
-    )
+def renames_possible(diff: pygit2.Diff) -> bool:
+    """Whether a file went and another came (`find_similar` costs time even when not)."""
+    statuses = {delta.status for delta in diff.deltas}
+    return DeltaStatus.DELETED in statuses and bool(statuses & ADDED_STATUSES)
 
 
-def change_of_delta(delta: pygit2.DiffDelta) -> FileChange:
+def change_of_delta(delta: pygit2.DiffDelta, binary: bool | None = None) -> FileChange:
+    """`binary` when known: pygit2 reads a delta's content again to tell."""
     status = DELTA_STATUS.get(delta.status, "modified")
     return FileChange(
         path=shown(delta.new_file.path),
         status=status,
         old_path=shown(delta.old_file.path) if status == "renamed" else None,
-        binary=bool(delta.is_binary),
+        binary=bool(delta.is_binary) if binary is None else binary,
     )
 
 
@@ -648,20 +659,28 @@ class LocalGitProvider:
         base_tree = resolve_commit(repo, base).tree
         if target is None:
             diff = work_tree_diff(repo, base_tree)
-            diff.find_similar(DiffFind.FIND_RENAMES | DiffFind.FIND_FOR_UNTRACKED)
+            if renames_possible(diff):
+                diff.find_similar(DiffFind.FIND_RENAMES | DiffFind.FIND_FOR_UNTRACKED)
         else:
             diff = base_tree.diff_to_tree(resolve_commit(repo, target).tree)
-            diff.find_similar(DiffFind.FIND_RENAMES)
-        totals = diff.stats  # reads every changed file: `unchanged` can tell afterwards
+            if renames_possible(diff):
+                diff.find_similar(DiffFind.FIND_RENAMES)
         if patches:
-            files = [change_of(p) for p in diff if p is not None and not unchanged(p.delta)]
+            files = [change_of(p) for p in diff if p is not None and not diffing.unchanged(p.delta)]
         else:
-            # Paths and statuses come from the deltas alone; no patch text is produced.
-            files = [change_of_delta(delta) for delta in diff.deltas if not unchanged(delta)]
+            files = [
+                replace(
+                    change_of_delta(delta, binary=count.binary),
+                    additions=count.additions,
+                    deletions=count.deletions,
+                )
+                for delta, count in diffing.line_counts(repo, diff)
+                if count.changed
+            ]
         stats = {
-            "filesChanged": totals.files_changed - (len(diff) - len(files)),
-            "additions": totals.insertions,
-            "deletions": totals.deletions,
+            "filesChanged": len(files),
+            "additions": sum(change.additions for change in files),
+            "deletions": sum(change.deletions for change in files),
         }
         return Diff(files=files, stats=stats)
 

@@ -33,8 +33,10 @@ SPLITS_KEPT = 64
 # Larger files are counted by libgit2, which gives up on huge ones without reading them.
 QUICK_COUNT_MAX_BYTES = 4 * 1024 * 1024
 COUNTS_KEPT = 50_000
-# A file changed this recently may change again within its time stamp's resolution.
-RACY_SECONDS = 2
+# A file changed this recently may change again within its time stamp's resolution: a tick
+# of the kernel's coarse clock where stamps have nanoseconds, two seconds where they have none.
+RACY_SECONDS = 0.1
+RACY_SECONDS_WHOLE_STAMPS = 2
 ATTRIBUTE_SETTINGS = ("core.autocrlf", "core.eol", "core.attributesfile")
 # A side that is absent (an added file's old side) has mode 0.
 COUNTED_MODES = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE, FileMode.LINK, 0)
@@ -298,7 +300,7 @@ def unchanged(delta: pygit2.DiffDelta) -> bool:
 
 def count_key(repo: pygit2.Repository, delta: pygit2.DiffDelta) -> tuple[object, ...] | None:
     """What a delta's count depends on, or None when that cannot be told for sure: a work tree
-    file changed less than `RACY_SECONDS` ago may change again without its times showing it."""
+    file changed very recently may change again without its times showing it."""
     sides: list[object] = [delta.status]
     for side in (delta.old_file, delta.new_file):
         if side.flags & DiffFlag.VALID_ID or side.mode == 0:
@@ -308,7 +310,8 @@ def count_key(repo: pygit2.Repository, delta: pygit2.DiffDelta) -> tuple[object,
             found = os.lstat(os.path.join(repo.workdir, side.path))
         except OSError:
             return None
-        if time.time() - found.st_mtime < RACY_SECONDS:
+        whole = found.st_mtime_ns % 1_000_000_000 == 0
+        if time.time() - found.st_mtime < (RACY_SECONDS_WHOLE_STAMPS if whole else RACY_SECONDS):
             return None
         sides.append(
             (

@@ -9,6 +9,7 @@ on (item 7).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -393,6 +394,9 @@ async def completion_events(
     reason = "stop"
     try:
         async for chunk in stream:
+            # A turn on the loop: a stream whose bytes are already buffered never waits, and
+            # would keep the turn's log writer (and every other turn) from running to its end.
+            await asyncio.sleep(0)
             if getattr(chunk, "usage", None):
                 usage = usage_of(chunk.usage, target)
             if not chunk.choices:

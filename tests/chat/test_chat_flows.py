@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -268,6 +269,26 @@ def test_a_client_that_leaves_mid_answer_does_not_stop_it(site):
     )
     assert texts(answer) == "".join(words)
     assert "interrupted" not in answer["metadata"]
+
+
+def test_a_long_fast_answer_reaches_the_client_while_it_is_generated_not_at_its_end(site):
+    """The provider sends 3,000 pieces at once: the relay must not hold them all until the
+    model's stream is read to its end (a buffered stream never gives the worker's loop a turn
+    to write what it has)."""
+    site.answered()
+    site.llm.script(Reply(text=tuple(f"t{index} " for index in range(3000))))
+    started = time.monotonic()
+    follower = Follower(
+        site, "POST", "/chat", {"id": SESSION, "messages": [user_message("Long", "u2")]}
+    )
+
+    wait_for(lambda: follower.has(b'"t0 "'), timeout=120)
+    first_text = time.monotonic() - started
+    assert follower.done.wait(timeout=120)
+    whole = time.monotonic() - started
+
+    assert follower.has(b'"t2999 "')
+    assert first_text < whole / 2, (first_text, whole)
 
 
 def test_a_web_process_restarted_while_a_client_streams_leaves_the_answer_resumable(site):

@@ -243,20 +243,21 @@ def line_counts(
     deltas = list(diff.deltas)
     if attributes_may_apply(repo, deltas):
         return [(delta, libgit2_count(diff, at, delta)) for at, delta in enumerate(deltas)]
-    counts = []
-    for position, delta in enumerate(deltas):
-        key = count_key(repo, delta)
-        with counted_lock:
-            count = counted.get(key) if key is not None else None
-        if count is None:
-            count = line_count(repo, diff, position, delta)
+    now = time.time()
+    keys = [count_key(repo.workdir, delta, now) for delta in deltas]
+    with counted_lock:
+        counts: list[LineCount | None] = [
+            counted.get(key) if key is not None else None for key in keys
+        ]
+    for position, (delta, key) in enumerate(zip(deltas, keys, strict=True)):
+        if counts[position] is None:
+            count = counts[position] = line_count(repo, diff, position, delta)
             if key is not None:
                 with counted_lock:
                     counted[key] = count
                     while len(counted) > COUNTS_KEPT:
                         counted.popitem(last=False)
-        counts.append((delta, count))
-    return counts
+    return [(delta, count) for delta, count in zip(deltas, counts, strict=True) if count]
 
 
 def line_count(
@@ -298,26 +299,28 @@ def unchanged(delta: pygit2.DiffDelta) -> bool:
     )
 
 
-def count_key(repo: pygit2.Repository, delta: pygit2.DiffDelta) -> tuple[object, ...] | None:
+def count_key(workdir: str, delta: pygit2.DiffDelta, now: float) -> tuple[object, ...] | None:
     """What a delta's count depends on, or None when that cannot be told for sure: a work tree
     file changed very recently may change again without its times showing it."""
     sides: list[object] = [delta.status]
     for side in (delta.old_file, delta.new_file):
-        if side.flags & DiffFlag.VALID_ID or side.mode == 0:
-            sides.append((side.mode, side.id))
+        mode = side.mode
+        if mode == 0 or side.flags & DiffFlag.VALID_ID:
+            sides.append((mode, side.id))
             continue
+        path = side.path
         try:
-            found = os.lstat(os.path.join(repo.workdir, side.path))
+            found = os.lstat(workdir + path)
         except OSError:
             return None
         whole = found.st_mtime_ns % 1_000_000_000 == 0
-        if time.time() - found.st_mtime < (RACY_SECONDS_WHOLE_STAMPS if whole else RACY_SECONDS):
+        if now - found.st_mtime < (RACY_SECONDS_WHOLE_STAMPS if whole else RACY_SECONDS):
             return None
         sides.append(
             (
-                side.mode,
-                repo.workdir,
-                side.path,
+                mode,
+                workdir,
+                path,
                 found.st_dev,
                 found.st_ino,
                 found.st_size,

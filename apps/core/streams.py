@@ -110,12 +110,7 @@ class EventStreamRenderer(BaseRenderer):
 
 
 def connection_close() -> None:
-    """Ends this thread's call on its connection: a PostgreSQL connection goes back to the pool
-    (CONN_MAX_AGE is 0 there), a SQLite one stays open on its thread unless it broke. Opening a
-    SQLite connection (Django's functions registered, the PRAGMAs run) costs more than most
-    reads: with 50 chat streams polling, it was most of the web process's time."""
-    if connection.vendor == "sqlite" and not connection.errors_occurred:
-        return
+    """Gives this thread's connection back to the pool (or closes it)."""
     with contextlib.suppress(DatabaseError):
         connection.close()
 

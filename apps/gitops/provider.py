@@ -452,13 +452,15 @@ def work_tree_diff(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Diff:
             # the changes are staged in memory instead, which takes links for links.
             stage_everything(repo, index)
             return base.diff_to_index(index)
-        # The work tree is read on other threads meanwhile (see `diffing`).
+        # The work tree is read on other threads meanwhile (see `diffing`), each with its own
+        # repository.
+        workdir = Path(repo.workdir)
         reading = diffing.WorkTreeRead(
             repo,
             index,
             diffing.tree_split(base),
             WORK_TREE_UNTRACKED,
-            reopen=lambda: open_repository(Path(repo.workdir), keep=True),
+            reopen=lambda: open_repository(workdir, keep=True),
         )
         staged = base.diff_to_index(index, WORK_TREE_UNTRACKED)
         # A file the index dropped but the work tree still has (`git rm --cached`) would

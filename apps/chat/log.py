@@ -102,11 +102,12 @@ def turn_chunks(turn_id: UUID) -> list[Any]:
     )
 
 
-async def turn_stream(turn_id: UUID) -> AsyncIterator[str]:
+async def turn_stream(turn_id: UUID) -> AsyncIterator[bytes]:
     """The turn's frames from its first chunk, live until its `[DONE]`."""
     frames = event_stream(TurnLog(turn_id), after_seq=0, slot=None)
+    done = uistream.DONE_FRAME.encode()
     async with contextlib.aclosing(frames):
-        async for text in frames:
-            yield text
-            if text == uistream.DONE_FRAME:
+        async for frame in frames:
+            yield frame
+            if frame == done:
                 return

@@ -65,11 +65,11 @@ def frame_of(seq: int) -> str:
     return sse_frame("line", {"text": f"line {seq}"}, seq)
 
 
-async def frames(stream: AsyncIterator[str], count: int) -> list[str]:
-    """The next `count` frames; keep-alive comments are not frames."""
+async def frames(stream: AsyncIterator[bytes], count: int) -> list[str]:
+    """The next `count` frames, as text; keep-alive comments are not frames."""
     received: list[str] = []
     while len(received) < count:
-        frame = await asyncio.wait_for(anext(stream), DEADLINE_SECONDS)
+        frame = (await asyncio.wait_for(anext(stream), DEADLINE_SECONDS)).decode()
         if not frame.startswith(":"):
             received.append(frame)
     return received
@@ -94,7 +94,7 @@ def test_a_stream_replays_after_its_seq_then_follows_the_log_live(
     async def scenario() -> list[str]:
         stream = event_stream(log, after_seq=5, slot=None, greeting=": hello\n\n")
         try:
-            assert await anext(stream) == ": hello\n\n"
+            assert await anext(stream) == b": hello\n\n"
             replayed = await frames(stream, history - 5)
             for _ in range(3):
                 seq = log.append(f"line {len(log.lines) + 1}")
@@ -259,8 +259,8 @@ def test_a_stream_behind_the_others_gets_every_entry_in_order(quiet_stream_setti
 
 
 def test_the_kept_tail_continues_with_what_follows_it_and_stays_one_batch_long() -> None:
-    def framed(first: int, last: int) -> list[tuple[int, str]]:
-        return [(seq, frame_of(seq)) for seq in range(first, last + 1)]
+    def framed(first: int, last: int) -> list[tuple[int, bytes]]:
+        return [(seq, frame_of(seq).encode()) for seq in range(first, last + 1)]
 
     tail = LogTail(0, framed(1, 3)).extended(2, framed(3, 5))
     assert (tail.after_seq, tail.entries) == (0, framed(1, 5))

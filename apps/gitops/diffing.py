@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +27,9 @@ from pygit2.utils import StrArray
 # Below this many files one thread reads the tree faster than several can be started.
 SPLIT_MIN_FILES = 4000
 SPLIT_THREADS = min(4, os.cpu_count() or 1)
-# The most paths the parts are described by (libgit2 looks each path up in a sorted list).
+# Groups per thread: enough for a thread that is free to take over the rest of another's share.
+SPLIT_GROUPS = 4 * SPLIT_THREADS
+# The most paths the groups are described by (libgit2 looks each path up in a sorted list).
 SPLIT_PATHS_MAX = 64
 SPLITS_KEPT = 64
 # Larger files are counted by libgit2, which gives up on huge ones without reading them.
@@ -53,9 +55,9 @@ COUNTED_STATUSES = (
 
 @dataclass(frozen=True)
 class TreeSplit:
-    """A tree's paths in `parts` groups of about the same number of files, each group read by
-    a thread of its own. `folders` are the folders whose entries were divided among groups
-    ('' the top one): what appears in them later goes to a group when the tree is read."""
+    """A tree's paths in groups of about the same number of files, read by several threads.
+    `folders` are the folders whose entries were divided among groups ('' the top one): what
+    appears in them later goes to a group when the tree is read."""
 
     groups: tuple[tuple[str, ...], ...]
     folders: frozenset[str]
@@ -70,7 +72,7 @@ class TreeSplit:
         for depth, name in enumerate(names):
             unit = f"{unit}/{name}" if unit else name
             if unit not in self.folders or depth == len(names) - 1:
-                return unit
+                break
         return unit
 
 
@@ -79,14 +81,14 @@ splits_lock = threading.Lock()
 readers = ThreadPoolExecutor(max_workers=max(1, SPLIT_THREADS - 1), thread_name_prefix="git-read")
 
 
-def tree_split(tree: pygit2.Tree, parts: int = SPLIT_THREADS) -> TreeSplit | None:
-    """How the work tree of `tree` is divided among `parts` threads; None when it is too small
-    to gain from it. Kept by tree id: a session's base tree never changes."""
+def tree_split(tree: pygit2.Tree, groups: int = SPLIT_GROUPS) -> TreeSplit | None:
+    """How the work tree of `tree` is divided into `groups` for the threads to read; None when
+    it is too small to gain from it. Kept by tree id: a session's base tree never changes."""
     with splits_lock:
         if tree.id in splits:
             splits.move_to_end(tree.id)
             return splits[tree.id]
-    split = tree_split_compute(tree, parts) if parts > 1 else None
+    split = tree_split_compute(tree, groups) if SPLIT_THREADS > 1 else None
     with splits_lock:
         splits[tree.id] = split
         while len(splits) > SPLITS_KEPT:
@@ -94,7 +96,7 @@ def tree_split(tree: pygit2.Tree, parts: int = SPLIT_THREADS) -> TreeSplit | Non
     return split
 
 
-def tree_split_compute(tree: pygit2.Tree, parts: int) -> TreeSplit | None:
+def tree_split_compute(tree: pygit2.Tree, groups: int) -> TreeSplit | None:
     sizes: dict[pygit2.Oid, int] = {}
 
     def size(subtree: pygit2.Tree) -> int:
@@ -119,35 +121,36 @@ def tree_split_compute(tree: pygit2.Tree, parts: int) -> TreeSplit | None:
         return None
     units = units_of("", tree)
     folders = {""}
-    # A folder holding more than half a part's share is divided into its entries.
+    # A folder holding more than half a group's share is divided into its entries.
     while units:
         largest = max(units, key=lambda unit: unit[0])
         count, path, subtree = largest
         if (
             subtree is None
-            or count * 2 * parts <= total
+            or count * 2 * groups <= total
             or len(units) - 1 + len(subtree) > SPLIT_PATHS_MAX
         ):
             break
         units.remove(largest)
         units.extend(units_of(path, subtree))
         folders.add(path)
-    groups: list[list[str]] = [[] for _ in range(parts)]
-    # The first group is read by the calling thread after it compared the base with the index,
-    # which costs about what reading a fifth of the tree does (measured on 10,000 files).
-    loads = [total // 5] + [0] * (parts - 1)
+    grouped: list[list[str]] = [[] for _ in range(groups)]
+    loads = [0] * groups
     for count, path, _ in sorted(units, key=lambda unit: (-unit[0], unit[1])):
         lightest = loads.index(min(loads))
-        groups[lightest].append(path)
+        grouped[lightest].append(path)
         loads[lightest] += count
-    return TreeSplit(tuple(tuple(group) for group in groups if group), frozenset(folders))
+    return TreeSplit(tuple(tuple(group) for group in grouped if group), frozenset(folders))
 
 
 class WorkTreeRead:
-    """`index` against the work tree, in parts to be merged. With a `split`, each group of
-    paths but the first is read on a thread of its own from the start, each with its own
-    repository (`reopen`), as libgit2 objects must not be used by two threads at once; the
-    first group is read by `parts`, the caller's thread, once it has staged what it needs."""
+    """`index` against the work tree, in parts to be merged. With a `split`, helper threads
+    start reading its groups at once, each with its own repository (`reopen`), as libgit2
+    objects must not be used by two threads at once; the caller's thread joins them in `parts`
+    once it has compared the base with the index. Each thread takes the next group until none
+    is left, so whichever is free reads more: a fixed share left one thread waiting for the
+    other (a thread of the pool reads more slowly than the caller's, and the caller's own work
+    before varies)."""
 
     def __init__(
         self,
@@ -177,9 +180,9 @@ class WorkTreeRead:
         appeared.discard(".git")
         self.groups[-1].extend(sorted(appeared - self.covered))
         self.covered |= appeared
-        self.futures = [
-            readers.submit(paths_diff_reopened, reopen, group, flags) for group in self.groups[1:]
-        ]
+        self.unread = deque(range(len(self.groups)))  # taken from by every thread
+        helpers = min(SPLIT_THREADS - 1, len(self.groups) - 1)
+        self.futures = [readers.submit(self.read_reopened, reopen) for _ in range(helpers)]
 
     def parts(self, index_paths: Iterable[str]) -> list[pygit2.Diff]:
         """The parts, once all are read. `index_paths` are the paths the index holds that the
@@ -187,18 +190,28 @@ class WorkTreeRead:
         if self.split is None:
             return [self.index.diff_to_workdir(self.flags)]
         staged = {self.split.unit_of(path) for path in index_paths} - self.covered
-        parts = [paths_diff(self.repo, self.index, self.groups[0] + sorted(staged), self.flags)]
-        parts.extend(future.result() for future in self.futures)
+        parts = self.read_unread(self.repo, self.index)
+        if staged:  # (no paths at all would be the whole tree)
+            parts.append(paths_diff(self.repo, self.index, sorted(staged), self.flags))
+        for future in self.futures:
+            parts.extend(future.result())
         return parts
 
+    def read_unread(self, repo: pygit2.Repository, index: pygit2.Index) -> list[pygit2.Diff]:
+        """The groups no thread has taken yet, read one by one until none is left."""
+        read: list[pygit2.Diff] = []
+        while True:
+            try:
+                group = self.groups[self.unread.popleft()]
+            except IndexError:
+                return read
+            read.append(paths_diff(repo, index, group, self.flags))
 
-def paths_diff_reopened(
-    reopen: Callable[[], pygit2.Repository], paths: list[str], flags: DiffOption
-) -> pygit2.Diff:
-    repo = reopen()
-    index = repo.index
-    index.read(force=False)
-    return paths_diff(repo, index, paths, flags)
+    def read_reopened(self, reopen: Callable[[], pygit2.Repository]) -> list[pygit2.Diff]:
+        repo = reopen()
+        index = repo.index
+        index.read(force=False)
+        return self.read_unread(repo, index)
 
 
 def paths_diff(
@@ -215,6 +228,52 @@ def paths_diff(
         pathspec.assign_to(options.pathspec)
         check_error(C.git_diff_index_to_workdir(result, repo._repo, index._index, options))
     return pygit2.Diff.from_c(bytes(ffi.buffer(result)[:]), repo)
+
+
+IndexStamp = tuple[object, ...]
+# Index files known to hold exactly a tree, by their stat data and the tree's id: a session's
+# index rarely changes, and comparing the base with it again found nothing (3 ms of the
+# caller's thread on 10,000 files, where the threads reading the work tree need it).
+indexes_held: OrderedDict[tuple[IndexStamp, pygit2.Oid], None] = OrderedDict()
+INDEXES_KEPT = 256
+
+
+def index_stamp(repo: pygit2.Repository) -> IndexStamp | None:
+    """What the index file's content provably depends on, as `count_key` tells for a file
+    (git writes a new file and renames it over the old one); None when it cannot be told."""
+    path = os.path.join(repo.path, "index")
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    if racy(found, time.time()):
+        return None
+    return (path, found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+def index_holds(stamp: IndexStamp | None, tree: pygit2.Tree) -> bool:
+    """Whether the index file of `stamp` was found to hold exactly `tree`."""
+    if stamp is None:
+        return False
+    with counted_lock:
+        return (stamp, tree.id) in indexes_held
+
+
+def index_held(stamp: IndexStamp | None, tree: pygit2.Tree) -> None:
+    """The index file of `stamp` holds exactly `tree` (comparing them found nothing)."""
+    if stamp is None:
+        return
+    with counted_lock:
+        indexes_held[(stamp, tree.id)] = None
+        while len(indexes_held) > INDEXES_KEPT:
+            indexes_held.popitem(last=False)
+
+
+def racy(found: os.stat_result, now: float) -> bool:
+    """Whether a file changed so recently that it may change again without its times showing
+    it."""
+    whole = found.st_mtime_ns % 1_000_000_000 == 0
+    return now - found.st_mtime < (RACY_SECONDS_WHOLE_STAMPS if whole else RACY_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -313,8 +372,7 @@ def count_key(workdir: str, delta: pygit2.DiffDelta, now: float) -> tuple[object
             found = os.lstat(workdir + path)
         except OSError:
             return None
-        whole = found.st_mtime_ns % 1_000_000_000 == 0
-        if now - found.st_mtime < (RACY_SECONDS_WHOLE_STAMPS if whole else RACY_SECONDS):
+        if racy(found, now):
             return None
         sides.append(
             (

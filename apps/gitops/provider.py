@@ -462,7 +462,18 @@ def work_tree_diff(repo: pygit2.Repository, base: pygit2.Tree) -> pygit2.Diff:
             WORK_TREE_UNTRACKED,
             reopen=lambda: open_repository(workdir, keep=True),
         )
-        staged = base.diff_to_index(index, WORK_TREE_UNTRACKED)
+        stamp = diffing.index_stamp(repo)
+        if diffing.index_holds(stamp, base):
+            parts = reading.parts(())
+            merged: pygit2.Diff = parts[0]
+            for part in parts[1:]:
+                merged.merge(part)
+            return merged
+        # The same comparison as `base.diff_to_index`, through pygit2's cffi handle, which lets
+        # go of the interpreter's lock: the threads reading the work tree need it between calls.
+        staged: pygit2.Diff = index.diff_to_tree(base, WORK_TREE_UNTRACKED)
+        if len(staged) == 0:
+            diffing.index_held(stamp, base)
         # A file the index dropped but the work tree still has (`git rm --cached`) would
         # otherwise read as deleted: it goes back into the index first, as `stage_everything`
         # would add it.

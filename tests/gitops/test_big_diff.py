@@ -130,7 +130,7 @@ def totals(files: dict[str, Change]) -> dict[str, int]:
 def test_a_big_tree_is_read_in_groups_that_divide_its_largest_folder(big_source):
     tree = open_repository(big_source).revparse_single("HEAD").peel(pygit2.Tree)
 
-    split = diffing.tree_split_compute(tree, parts=2)
+    split = diffing.tree_split_compute(tree, groups=2)
 
     assert split is not None and len(split.groups) == 2
     assert split.folders == {"", "src"}
@@ -201,6 +201,25 @@ def test_counts_asked_again_are_the_same_and_follow_each_change(small):
     changed.write_text(changed.read_text().replace("two more\n", ""))
     os.utime(changed, (settled, settled))
     assert as_served(copy, base)[0] == {}
+
+
+def test_an_index_found_to_hold_the_base_is_compared_again_once_it_changes(big):
+    copy, base = big
+    index = copy / ".git" / "index"
+    settled = time.time() - 60
+    os.utime(index, (settled, settled))  # past the racy window: what its comparison found is kept
+    changed = copy / "top03/f0001.txt"
+    changed.write_text(changed.read_text() + "one more\n")
+
+    first, _ = as_served(copy, base)
+    again, _ = as_served(copy, base)  # the index is known to hold the base: not compared
+    git(copy, "rm", "-q", "--cached", "r1.txt")  # dropped from the index, still in the work tree
+    git(copy, "add", "top05/f0004.txt")
+    os.utime(index, (settled, settled))
+    dropped, _ = as_served(copy, base)
+
+    assert first == again == {"top03/f0001.txt": ("modified", None, 1, 0, False)}
+    assert dropped == first == as_git_stages(copy, base)
 
 
 @pytest.mark.parametrize(

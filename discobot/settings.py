@@ -295,8 +295,8 @@ WORKER_STALE_SECONDS = env.float("WORKER_STALE_SECONDS", default=60.0)
 
 # --- Events (GET /api/projects/{id}/events) ---------------------------------------------------
 
-# A stream also re-reads the event table this often, so events written by a worker reach it
-# without Redis; with Redis the channel layer wakes it at once.
+# A stream also re-reads the event table this often, for a wake-up that was lost (with Redis
+# through the channel layer, without it through the machine's sockets, apps.core.host_wakeups).
 EVENTS_POLL_SECONDS = env.float("EVENTS_POLL_SECONDS", default=5.0 if REDIS_URL else 1.0)
 EVENTS_KEEPALIVE_SECONDS = env.float("EVENTS_KEEPALIVE_SECONDS", default=15.0)
 # Open streams one user may hold (across processes with Redis, per process otherwise); 0: no cap.
@@ -700,10 +700,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * ((FILE_MAX_BYTES + 2) // 3) + REQUEST_BODY_OVE
 # runner renews its turns' lease every third of CHAT_TURN_LEASE_SECONDS, and a turn whose lease
 # ran out (its worker died) is saved as interrupted. Runners look for new turns and for cancels
 # every CHAT_RUNNER_POLL_SECONDS, and a chat stream reads its turn's log every
-# CHAT_STREAM_POLL_SECONDS. With Redis a new turn wakes the runners, and each batch of chunks
-# reaches the streams, at once (the polls only back it up); without it the web process and the
-# worker cannot reach each other, so the polls are what a user waits for, and are short (a poll
-# costs one indexed read, shared by a turn's streams in a process).
+# CHAT_STREAM_POLL_SECONDS. A new turn wakes the runners, and each batch of chunks reaches the
+# streams, at once (through Redis, or without it through the machine's sockets); the polls make
+# up for a lost wake-up, and are short without Redis, where one is dropped when a socket's queue
+# is full (a poll costs one indexed read, shared by a turn's streams in a process).
 AGENT_MAX_STEPS = env.int("AGENT_MAX_STEPS", default=25)
 CHAT_RUNNER_MAX_TURNS = env.int("CHAT_RUNNER_MAX_TURNS", default=50)
 CHAT_TURN_LEASE_SECONDS = env.float("CHAT_TURN_LEASE_SECONDS", default=30.0)

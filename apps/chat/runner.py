@@ -303,6 +303,8 @@ class TurnRunner:
         wakeups = EventWakeups(RUNNERS_GROUP)
         await wakeups.join()
         loop = asyncio.get_running_loop()
+        # A stopping worker wakes its runner, whatever the poll interval.
+        threading.Thread(target=stop_wakes, args=(stop, loop, wakeups), daemon=True).start()
         recover_at = 0.0
         backoff = Backoff()
         renewing = asyncio.create_task(self._renew_forever())
@@ -454,6 +456,14 @@ class TurnRunner:
             await budget.close()
         except Exception:
             logger.exception("could not charge chat turn %s to its limits", turn_id)
+
+
+def stop_wakes(
+    stop: threading.Event, loop: asyncio.AbstractEventLoop, wakeups: EventWakeups
+) -> None:
+    stop.wait()
+    with contextlib.suppress(RuntimeError):  # the loop is closed already
+        loop.call_soon_threadsafe(wakeups.inbox.put, {"group": RUNNERS_GROUP, "seq": 0})
 
 
 def chat_turns_run(stop: threading.Event) -> None:

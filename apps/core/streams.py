@@ -35,6 +35,7 @@ from django.http import StreamingHttpResponse
 from rest_framework.exceptions import Throttled
 from rest_framework.renderers import BaseRenderer
 
+from apps.core import host_wakeups
 from apps.core.database import DATABASE_OUTAGE, DATABASE_UNAVAILABLE, Backoff
 from discobot.outages import CacheBreaker, DependencyOutage
 
@@ -303,6 +304,7 @@ async def stream_announce(*, group: str, seq: int, frames: Sequence[str] = ()) -
     message: dict[str, Any] = {"type": "stream.wake", "group": group, "seq": seq}
     if frames and sum(len(frame) for frame in frames) <= WAKE_FRAMES_MAX_CHARS:
         message["frames"] = list(frames)
+    host_wakeups.host_send(message)
     try:
         await asyncio.wait_for(layer.group_send(group, message), WAKE_TIMEOUT_SECONDS)
     except Exception as error:  # whatever the layer's client raises (Redis down, timeout)
@@ -384,11 +386,17 @@ class LoopWakeups:
         self.joining: dict[str, asyncio.Future[None]] = {}
         self.receiving: asyncio.Task[None] | None = None
         self.handing: set[asyncio.Task[None]] = set()
+        self.host: host_wakeups.HostListener | None = None
 
     async def join(self, group: str, inbox: Inbox) -> None:
         """Hands the group's wake-ups to `inbox` from now on. The membership in the layer is
         renewed every MEMBERSHIP_RENEW_SECONDS at most (Redis may have lost it)."""
         self.inboxes.setdefault(group, set()).add(inbox)
+        if self.host is None and host_wakeups.enabled():
+            try:
+                self.host = host_wakeups.HostListener(asyncio.get_running_loop(), self._deliver)
+            except OSError as error:  # other processes' writes then arrive at the next poll
+                host_wakeups.HOST_WAKEUPS_OUTAGE.failed(error)
         joined_at = self.joined_at.get(group)
         if joined_at is not None and self._now() - joined_at < MEMBERSHIP_RENEW_SECONDS:
             return
@@ -413,6 +421,9 @@ class LoopWakeups:
         if not self.inboxes and self.receiving is not None:
             self.receiving.cancel()  # nothing to hand out; the next join starts it again
             self.receiving = None
+        if not self.inboxes and self.host is not None:
+            self.host.close()
+            self.host = None
 
     async def _group_add(self, group: str) -> None:
         try:
@@ -441,15 +452,19 @@ class LoopWakeups:
                 await asyncio.sleep(backoff.next_delay())
                 continue
             backoff.reset()
-            group = message.get("group", "")
-            if group not in self.inboxes:
-                continue
-            if message.get("frames") or not SHARED_READS.follows(group):
-                self._hand_out(group, message)  # a stream relays the frames it carries as is
-            else:  # the streams are woken once the new entries are read, and framed, for all
-                handing = asyncio.create_task(self._prepared_hand_out(group, message))
-                self.handing.add(handing)
-                handing.add_done_callback(self.handing.discard)
+            self._deliver(message)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        """A wake-up from the layer or (without Redis) from another process of this machine."""
+        group = message.get("group", "")
+        if group not in self.inboxes:
+            return
+        if message.get("frames") or not SHARED_READS.follows(group):
+            self._hand_out(group, message)  # a stream relays the frames it carries as is
+        else:  # the streams are woken once the new entries are read, and framed, for all
+            handing = asyncio.create_task(self._prepared_hand_out(group, message))
+            self.handing.add(handing)
+            handing.add_done_callback(self.handing.discard)
 
     async def _prepared_hand_out(self, group: str, message: dict[str, Any]) -> None:
         await SHARED_READS.prepare(group, message["seq"])

@@ -105,8 +105,9 @@ def git_copy(path: Path) -> Path:
 
 
 @pytest.fixture
-def site(short_tmp) -> Iterator[ChatSite]:
-    """Anonymous mode, the local provider, a ready workspace and an agent of the open type."""
+def site(short_tmp, request) -> Iterator[ChatSite]:
+    """Anonymous mode, the local provider, a ready workspace and an agent of the open type;
+    settings given as the fixture's parameter override these."""
     copy = git_copy(short_tmp / "copy")
     with (
         llm_server() as llm,
@@ -117,7 +118,7 @@ def site(short_tmp) -> Iterator[ChatSite]:
             DEFAULT_LLM_BASE_URL=f"{llm.base_url}/v1",
             DEFAULT_LLM_MODEL="test-model",
             CHAT_TURN_LEASE_SECONDS=LEASE_SECONDS,
-            CHAT_RUNNER_POLL_SECONDS="0.2",
+            **{"CHAT_RUNNER_POLL_SECONDS": "0.2", **getattr(request, "param", {})},
         ) as server,
     ):
         site = ChatSite(server=server, llm=llm, workspace_id="", agent_id="")
@@ -186,6 +187,20 @@ def test_the_first_message_creates_the_session_names_it_and_streams_the_answer(s
     user, answer = site.messages()
     assert user["parts"] == [{"type": "text", "text": "Fix the login page"}]
     assert answer == read["message"]
+
+
+@pytest.mark.parametrize(
+    "site", [{"CHAT_RUNNER_POLL_SECONDS": "600", "CHAT_STREAM_POLL_SECONDS": "600"}], indirect=True
+)
+def test_without_redis_a_turn_wakes_the_worker_and_its_answer_the_stream_at_once(site):
+    # Neither the runner nor the stream polls within the test: the worker hears of the turn,
+    # and the web process of each batch of its answer, through the machine's own sockets.
+    site.llm.script(Reply(text=("Hello", " there")))
+
+    follower = Follower(site, "POST", "/chat", site.first_message("Fix the login page"))
+
+    assert follower.done.wait(60), follower.received  # the polls would take ten minutes
+    assert texts(sdk_read(follower.received)["message"]) == "Hello there"
 
 
 def test_a_later_message_takes_only_the_new_user_message_from_the_history_sent(site):

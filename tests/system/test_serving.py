@@ -162,3 +162,33 @@ def test_a_server_process_that_dies_is_replaced(tmp_path):
         assert len(server_processes(server.pid)) == 2
         for _ in range(20):  # whichever process a connection lands on answers
             assert get_json(f"{server.base_url}/health") == {"status": "ok"}
+
+
+def test_without_redis_an_event_another_process_writes_reaches_an_open_stream_at_once(tmp_path):
+    # The stream does not read its log again within the test: the worker's event can only
+    # arrive through the machine's own sockets.
+    with running_server(tmp_path, EVENTS_POLL_SECONDS="600") as server:
+        received: list[bytes] = []
+        stream = urllib.request.urlopen(f"{server.base_url}/api/projects/local/events", timeout=60)
+
+        def read() -> None:
+            with contextlib.suppress(OSError, AttributeError):  # closed under it at the end
+                received.extend(iter(stream.readline, b""))
+
+        threading.Thread(target=read, daemon=True).start()
+        request = urllib.request.Request(
+            f"{server.base_url}/api/projects/local/workspaces",
+            data=json.dumps({"path": str(tmp_path), "sourceType": "local"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201
+
+        server.manage("worker", "--batch")  # another process runs the workspace's job
+        deadline = time.monotonic() + 60
+        while not any(b"job_completed" in line for line in received):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        stream.close()
+        assert any(b"job_completed" in line for line in received), received

@@ -54,6 +54,29 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
+def events_read(base_url: str) -> tuple[Any, list[bytes]]:
+    """The project's event stream, and its lines as a thread reads them until it is closed."""
+    received: list[bytes] = []
+    stream = urllib.request.urlopen(f"{base_url}/api/projects/local/events", timeout=60)
+
+    def read() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # closed under it at the end
+            received.extend(iter(stream.readline, b""))
+
+    threading.Thread(target=read, daemon=True).start()
+    return stream, received
+
+
+def workspace_add(base_url: str, folder: Path) -> None:
+    request = urllib.request.Request(
+        f"{base_url}/api/projects/local/workspaces",
+        data=json.dumps({"path": str(folder), "sourceType": "local"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+
+
 def test_two_server_processes_share_the_port_and_deliver_events_across_them(tmp_path):
     with running_server(tmp_path, WEB_CONCURRENCY="2") as server:
         deadline = time.monotonic() + 30
@@ -62,23 +85,10 @@ def test_two_server_processes_share_the_port_and_deliver_events_across_them(tmp_
         assert len(server_processes(server.pid)) == 2
 
         # An event stream held by one process hears of a write that any process served.
-        received: list[bytes] = []
-        stream = urllib.request.urlopen(f"{server.base_url}/api/projects/local/events", timeout=60)
-
-        def read() -> None:
-            with contextlib.suppress(OSError, AttributeError):  # closed under it at the end
-                received.extend(iter(stream.readline, b""))
-
-        threading.Thread(target=read, daemon=True).start()
+        stream, received = events_read(server.base_url)
         added = 6
         for _ in range(added):
-            request = urllib.request.Request(
-                f"{server.base_url}/api/projects/local/workspaces",
-                data=json.dumps({"path": str(tmp_path), "sourceType": "local"}).encode(),
-                headers={"Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                assert response.status == 201
+            workspace_add(server.base_url, tmp_path)
         deadline = time.monotonic() + 30
         while (
             sum(b"workspace_updated" in line for line in received) < added
@@ -168,21 +178,8 @@ def test_without_redis_an_event_another_process_writes_reaches_an_open_stream_at
     # The stream does not read its log again within the test: the worker's event can only
     # arrive through the machine's own sockets.
     with running_server(tmp_path, EVENTS_POLL_SECONDS="600") as server:
-        received: list[bytes] = []
-        stream = urllib.request.urlopen(f"{server.base_url}/api/projects/local/events", timeout=60)
-
-        def read() -> None:
-            with contextlib.suppress(OSError, AttributeError):  # closed under it at the end
-                received.extend(iter(stream.readline, b""))
-
-        threading.Thread(target=read, daemon=True).start()
-        request = urllib.request.Request(
-            f"{server.base_url}/api/projects/local/workspaces",
-            data=json.dumps({"path": str(tmp_path), "sourceType": "local"}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 201
+        stream, received = events_read(server.base_url)
+        workspace_add(server.base_url, tmp_path)
 
         server.manage("worker", "--batch")  # another process runs the workspace's job
         deadline = time.monotonic() + 60

@@ -5,7 +5,8 @@ could not wake the worker's turn runner, nor the runner's chunks the streams of 
 nor an event written by one web process the streams of another; each side polled the database
 instead (every 50 ms for chat). Here each event loop that follows logs listens on a Unix
 datagram socket in `DATA_DIR/wakeups` (a folder only the server's user may enter), and every
-announcement is also sent to the sockets of the other processes there.
+announcement is also sent to the sockets of the other processes there, those of one round of
+the sender's event loop together in as few datagrams as they fit.
 
 A wake-up stays a hint, as on Redis: one that is lost (a socket's buffer full, a process
 starting) is made up by the polls, and a socket whose process died is removed by the first
@@ -21,6 +22,7 @@ import os
 import secrets
 import socket
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -66,9 +68,9 @@ class Senders:
             socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
         )
 
-    def send(self, message: dict[str, Any]) -> None:
-        """`message` to the sockets of every other process; what cannot be sent is dropped."""
-        payload = encoded(message)
+    def send(self, messages: list[dict[str, Any]]) -> None:
+        """`messages` to the sockets of every other process; what cannot be sent is dropped."""
+        payloads = packed(messages)
         own = f"{os.getpid()}-"
         with self.lock:
             if self.folder_of != str(settings.DATA_DIR):
@@ -81,31 +83,64 @@ class Senders:
             for name in names:
                 if name.startswith(own):  # this process's own layer delivers them
                     continue
-                try:
-                    self.socket.sendto(payload, address(self.folder, name))
-                except ConnectionRefusedError:  # nobody listens there: its process is gone
-                    with contextlib.suppress(OSError):
-                        os.unlink(name, dir_fd=self.folder)
-                except OSError:  # full, gone meanwhile: a hint the polls make up for
-                    continue
+                for payload in payloads:
+                    try:
+                        self.socket.sendto(payload, address(self.folder, name))
+                    except ConnectionRefusedError:  # nobody listens there: its process is gone
+                        with contextlib.suppress(OSError):
+                            os.unlink(name, dir_fd=self.folder)
+                        break
+                    except OSError:  # full, gone meanwhile: a hint the polls make up for
+                        continue
 
 
 SENDERS = Senders()
 
 
-def encoded(message: dict[str, Any]) -> bytes:
-    payload = json.dumps(message, separators=(",", ":")).encode()
-    if len(payload) > DATAGRAM_MAX_BYTES and message.get("frames"):
-        payload = json.dumps({k: v for k, v in message.items() if k != "frames"}).encode()
-    return payload
+def packed(messages: list[dict[str, Any]]) -> list[bytes]:
+    """The messages as JSON arrays of at most DATAGRAM_MAX_BYTES each; a message too large
+    alone goes without its frames."""
+    payloads: list[bytes] = []
+    parts: list[bytes] = []
+    size = 2
+    for message in messages:
+        part = json.dumps(message, separators=(",", ":")).encode()
+        if len(part) + 2 > DATAGRAM_MAX_BYTES:
+            part = json.dumps({k: v for k, v in message.items() if k != "frames"}).encode()
+        if parts and size + len(part) + 1 > DATAGRAM_MAX_BYTES:
+            payloads.append(b"[" + b",".join(parts) + b"]")
+            parts, size = [], 2
+        parts.append(part)
+        size += len(part) + 1
+    if parts:
+        payloads.append(b"[" + b",".join(parts) + b"]")
+    return payloads
 
 
-def host_send(message: dict[str, Any]) -> None:
+# The wake-ups of the current round of each event loop, sent together once it ends: a worker
+# announces the batches of all its turns at once, and a socket queues at most 10 datagrams
+# (`net.unix.max_dgram_qlen`), beyond which they were dropped.
+rounds: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def host_send(message: dict[str, Any]) -> None:
     """Tells the other processes' streams of `message` (a `stream_announce`), without Redis."""
     if not enabled():
         return
+    loop = asyncio.get_running_loop()
+    pending = rounds.get(loop)
+    if pending is not None:
+        pending.append(message)
+        return
+    rounds[loop] = pending = [message]
     try:
-        SENDERS.send(message)
+        await asyncio.sleep(0)  # the other announcements of this round join it
+    finally:
+        del rounds[loop]
+    try:
+        SENDERS.send(pending)
     except OSError as error:  # the folder itself is unusable: the polls still deliver
         HOST_WAKEUPS_OUTAGE.failed(error)
     else:
@@ -139,11 +174,12 @@ class HostListener:
             except OSError:  # nothing more to read (or closed)
                 return
             try:
-                message = json.loads(payload)
+                messages = json.loads(payload)
             except ValueError:
                 continue
-            if valid(message):
-                self.deliver(message)
+            for message in messages if isinstance(messages, list) else ():
+                if valid(message):
+                    self.deliver(message)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -304,7 +304,7 @@ async def stream_announce(*, group: str, seq: int, frames: Sequence[str] = ()) -
     message: dict[str, Any] = {"type": "stream.wake", "group": group, "seq": seq}
     if frames and sum(len(frame) for frame in frames) <= WAKE_FRAMES_MAX_CHARS:
         message["frames"] = list(frames)
-    host_wakeups.host_send(message)
+    await host_wakeups.host_send(message)
     try:
         await asyncio.wait_for(layer.group_send(group, message), WAKE_TIMEOUT_SECONDS)
     except Exception as error:  # whatever the layer's client raises (Redis down, timeout)

@@ -39,20 +39,29 @@ def test_a_wakeup_goes_to_every_other_process_and_a_dead_ones_socket_is_removed(
     dead = other_process_socket(machine, "99999998-dead.sock")
     dead.close()  # its file stays, nobody listens
 
-    host_send({**WAKEUP, "frames": ["data: {}\n\n"]})
+    asyncio.run(host_send({**WAKEUP, "frames": ["data: {}\n\n"]}))
 
-    assert json.loads(other.recv(65536)) == {**WAKEUP, "frames": ["data: {}\n\n"]}
+    assert json.loads(other.recv(65536)) == [{**WAKEUP, "frames": ["data: {}\n\n"]}]
     assert sorted(os.listdir(machine)) == ["99999999-other.sock"]
     other.close()
 
 
-def test_a_wakeup_too_large_for_a_datagram_goes_without_its_frames(machine):
+def test_the_wakeups_of_one_round_go_together_and_one_too_large_without_its_frames(machine):
     other = other_process_socket(machine)
-    frames = ["x" * 1000] * 100
+    small = [{**WAKEUP, "seq": seq, "frames": ["x" * 1000] * 10} for seq in range(20)]
+    large = {**WAKEUP, "seq": 99, "frames": ["x" * 1000] * 100}
 
-    host_send({**WAKEUP, "frames": frames})
+    async def announce_all() -> None:
+        await asyncio.gather(*(host_send(message) for message in [*small, large]))
 
-    assert json.loads(other.recv(host_wakeups.DATAGRAM_MAX_BYTES)) == WAKEUP
+    asyncio.run(announce_all())
+
+    received: list[dict[str, Any]] = []
+    while len(received) < 21:
+        datagram = other.recv(host_wakeups.DATAGRAM_MAX_BYTES)
+        assert len(datagram) <= host_wakeups.DATAGRAM_MAX_BYTES
+        received += json.loads(datagram)
+    assert received == [*small, {**WAKEUP, "seq": 99}]  # in 4 datagrams, not 21
     other.close()
 
 
@@ -61,7 +70,7 @@ def test_with_redis_nothing_is_sent_through_the_machine(machine, settings):
     other = other_process_socket(machine)
     other.settimeout(0.2)
 
-    host_send(WAKEUP)
+    asyncio.run(host_send(WAKEUP))
 
     with pytest.raises(TimeoutError):
         other.recv(65536)
@@ -83,12 +92,13 @@ def test_a_listener_hands_on_wakeups_and_ignores_anything_else(machine):
         for garbage in (
             b"not json",
             b"[1, 2]",
-            json.dumps({**WAKEUP, "type": "something.else"}).encode(),
-            json.dumps({**WAKEUP, "seq": "7"}).encode(),
-            json.dumps({**WAKEUP, "frames": [1]}).encode(),
+            json.dumps([{**WAKEUP, "type": "something.else"}]).encode(),
+            json.dumps([{**WAKEUP, "seq": "7"}]).encode(),
+            json.dumps([{**WAKEUP, "frames": [1]}]).encode(),
+            json.dumps(WAKEUP).encode(),  # not in a list
         ):
             sender.sendto(garbage, target)
-        sender.sendto(json.dumps(WAKEUP).encode(), target)
+        sender.sendto(json.dumps([WAKEUP]).encode(), target)
         await asyncio.wait_for(arrived.wait(), 10)
         sender.close()
         listener.close()
